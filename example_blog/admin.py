@@ -1,0 +1,105 @@
+"""The owner's side: log in, write posts, approve linkbacks."""
+
+from __future__ import annotations
+
+import hmac
+from functools import wraps
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   session, url_for)
+
+from flask_linkback.models import Status
+
+from .extensions import db, linkback
+from .forms import ActionForm, LoginForm, PostForm
+from .models import Post
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def is_admin() -> bool:
+    return session.get("admin") is True
+
+
+def admin_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not is_admin():
+            return redirect(url_for("admin.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.app_context_processor
+def inject_admin():
+    return {"is_admin": is_admin()}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        config = current_app.config
+        good_user = hmac.compare_digest(form.username.data, config["BLOG_ADMIN_USER"])
+        good_password = hmac.compare_digest(form.password.data, config["BLOG_ADMIN_PASSWORD"])
+        if good_user and good_password:
+            session.clear()
+            session["admin"] = True
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/") and not target.startswith("//")
+                            else url_for("admin.dashboard"))
+        flash("Wrong user or password.")
+    return render_template("login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    return redirect(url_for("blog.index"))
+
+
+@bp.route("/")
+@admin_required
+def dashboard():
+    posts = Post.query.order_by(Post.created_at.desc()).all()
+    Linkback = linkback.models.IncomingLinkback
+    pending = (Linkback.query.filter_by(status=Status.PENDING.value)
+               .order_by(Linkback.created_at.desc()).all())
+    return render_template("admin.html", posts=posts, pending=pending, form=ActionForm())
+
+
+@bp.route("/posts/new", methods=["GET", "POST"])
+@bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(post_id: int | None = None):
+    post = db.session.get(Post, post_id) if post_id else Post()
+    if post is None:
+        abort(404)
+    form = PostForm(obj=post)
+    if form.validate_on_submit():
+        form.populate_obj(post)
+        post.trackback_to = (form.trackback_to.data or "").strip()
+        db.session.add(post)
+        db.session.commit()
+        flash("Saved.")
+        return redirect(url_for("admin.edit", post_id=post.id))
+    return render_template("editor.html", form=form, post=post)
+
+
+@bp.route("/linkbacks/<int:linkback_id>/<action>", methods=["POST"])
+@admin_required
+def moderate(linkback_id: int, action: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    row = db.session.get(linkback.models.IncomingLinkback, linkback_id)
+    if row is None:
+        abort(404)
+    if action == "delete":
+        db.session.delete(row)
+        db.session.commit()
+    elif action in (Status.APPROVED, Status.SPAM, Status.PENDING):
+        linkback.set_status(row, action, reason="by the admin")
+    else:
+        abort(404)
+    return redirect(url_for("admin.dashboard"))

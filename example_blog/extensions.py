@@ -1,0 +1,44 @@
+"""The extension objects, and the blog's glue for flask-linkback (the host interface)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import url_for
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_linkback import Linkback, PostInfo
+
+db = SQLAlchemy()
+linkback = Linkback(db=db)
+
+
+@linkback.post_loader
+def load_post(post_id: str):
+    from .models import Post
+
+    return db.session.get(Post, int(post_id)) if post_id.isdigit() else None
+
+
+@linkback.url_resolver
+def post_for_url(url: str):
+    from .models import Post
+
+    parts = urlsplit(url).path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "posts":
+        return Post.query.filter_by(slug=parts[1]).first()
+    return None
+
+
+@linkback.post_info
+def describe_post(post) -> PostInfo:
+    return PostInfo(
+        id=str(post.id),
+        url=url_for("blog.post", slug=post.slug, _external=True),
+        title=post.title,
+        excerpt=post.excerpt,
+        html=post.body,
+        published_at=post.published_at,
+        pings_open=post.pings_open and post.is_published,
+        comments_open=post.comments_open,
+    )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateTimeLocalField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+
+class LoginForm(FlaskForm):
+    username = StringField("User", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class CommentForm(FlaskForm):
+    author = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    body = TextAreaField("Comment", validators=[DataRequired(), Length(max=5000)])
+
+
+class PostForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=300)])
+    slug = StringField("Slug", validators=[DataRequired(), Length(max=200),
+                                           Regexp(r"^[a-z0-9-]+$", message="lowercase letters, digits and -")])
+    body = TextAreaField("Body (HTML)", validators=[DataRequired()])
+    published_at = DateTimeLocalField("Publish at (UTC; empty = draft)", format="%Y-%m-%dT%H:%M",
+                                      validators=[Optional()])
+    pings_open = BooleanField("Allow link notifications (pingbacks, trackbacks)", default=True)
+    comments_open = BooleanField("Allow comments", default=True)
+    trackback_to = TextAreaField("Send trackbacks to (one URL per line)", validators=[Optional()])
+
+
+class ActionForm(FlaskForm):
+    """An empty form: a CSRF token for the moderation buttons."""

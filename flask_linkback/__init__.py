@@ -1,0 +1,31 @@
+"""flask-linkback: Pingback, TrackBack and Webmention for Flask blogs."""
+
+from .__about__ import __version__
+from .extension import Linkback
+from .host import HostNotConfigured, PostInfo
+from .inbound.receive import Reason, Refusal
+from .inbound.rules import Candidate, Verdict
+from .models import Kind, Status
+from .signals import (
+    linkback_approved,
+    linkback_received,
+    linkback_refused,
+    linkback_spammed,
+)
+
+__all__ = [
+    "Candidate",
+    "HostNotConfigured",
+    "Kind",
+    "Linkback",
+    "PostInfo",
+    "Reason",
+    "Refusal",
+    "Status",
+    "Verdict",
+    "__version__",
+    "linkback_approved",
+    "linkback_received",
+    "linkback_refused",
+    "linkback_spammed",
+]

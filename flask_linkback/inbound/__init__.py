@@ -1,0 +1,20 @@
+"""Receiving linkbacks: one blueprint with the protocol endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint
+
+from . import pingback, trackback
+
+
+def make_blueprint(config: Mapping[str, Any]) -> Blueprint:
+    """The ``linkback`` blueprint, its URLs taken from the app's config."""
+    bp = Blueprint("linkback", "flask_linkback", template_folder="templates")
+    bp.add_url_rule(config["LINKBACK_XMLRPC_URL"], "xmlrpc", pingback.xmlrpc_endpoint,
+                    methods=["GET", "POST"])
+    bp.add_url_rule(config["LINKBACK_TRACKBACK_URL"].rstrip("/") + "/<post_id>", "trackback",
+                    trackback.trackback_endpoint, methods=["GET", "POST"])
+    return bp

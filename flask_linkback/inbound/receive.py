@@ -1,0 +1,223 @@
+"""The one receiving pipeline: intake -> verify -> moderate -> store.
+
+Each protocol module turns a request into an :class:`Intake` and turns a
+:class:`Refusal` back into its own answer (an XML-RPC fault, a TrackBack
+error, an HTTP 400). Everything in between is shared, so every kind gets the
+same checks, the same fetcher, the same rules and the same dedupe.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from .. import signals
+from ..host import PostInfo
+from ..models import Kind, Status
+from ..state import current_state
+from ..urls import is_http_url, normalize_url, same_url, strip_fragment
+from . import rules
+from .verify import Evidence, verify_local, verify_remote
+
+logger = logging.getLogger("flask_linkback")
+
+
+class Reason(enum.IntEnum):
+    """Why a ping was refused; the values are the Pingback 1.0 fault codes."""
+
+    GENERIC = 0
+    SOURCE_MISSING = 16
+    NO_LINK = 17
+    TARGET_MISSING = 32
+    TARGET_CLOSED = 33
+    ALREADY_REGISTERED = 48
+    ACCESS_DENIED = 49
+    UPSTREAM = 50
+
+
+class Refusal(Exception):
+    """A ping we will not store, with a reason the sender may read."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class Intake:
+    """A ping as a protocol module hands it over."""
+
+    kind: Kind
+    source: str
+    target: str
+    sender_ip: str | None = None
+    title: str | None = None
+    excerpt: str | None = None
+    blog_name: str | None = None
+    require_link: bool = True
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def clean_url(url: str) -> str:
+    """Undo what senders do to URLs: surrounding space and ``&amp;`` (WordPress decodes it too)."""
+    return url.strip().replace("&amp;", "&")
+
+
+def is_local_url(url: str) -> bool:
+    """True when the URL's host[:port] is this site (the request's host or LINKBACK_SITE_HOSTS)."""
+    from flask import request
+
+    netloc = urlsplit(url).netloc.lower()
+    hosts = {h.lower() for h in current_app.config["LINKBACK_SITE_HOSTS"]}
+    if request:
+        hosts.add(request.host.lower())
+    return netloc in hosts or _without_default_port(netloc) in hosts
+
+
+def _without_default_port(netloc: str) -> str:
+    for suffix in (":80", ":443"):
+        if netloc.endswith(suffix):
+            return netloc[: -len(suffix)]
+    return netloc
+
+
+def resolve_target(target: str) -> tuple[Any, PostInfo]:
+    """The post a target URL names, or the refusal that says why it can't be pinged."""
+    state = current_state()
+    if not is_http_url(target):
+        raise Refusal(Reason.TARGET_MISSING, "the target URI must be an http(s) URL on this site")
+    if not is_local_url(target):
+        raise Refusal(Reason.TARGET_CLOSED, "the target URI is not on this site")
+    post = state.callbacks.resolve(strip_fragment(target))
+    if post is None:
+        raise Refusal(Reason.TARGET_MISSING, "the target URI does not exist on this site")
+    info = state.callbacks.describe(post)
+    if not info.pings_open:
+        raise Refusal(Reason.TARGET_CLOSED, "linkbacks are closed on the target post")
+    return post, info
+
+
+def receive(intake: Intake, post: Any | None = None) -> Any:
+    """Verify, moderate and store one ping; return the stored row or raise :class:`Refusal`."""
+    try:
+        return _receive(intake, post)
+    except Refusal as refusal:
+        logger.info(
+            "%s refused: %s -> %s: [%d] %s",
+            intake.kind, intake.source, intake.target, refusal.reason, refusal.message,
+        )
+        signals.linkback_refused.send(
+            current_app._get_current_object(),
+            kind=intake.kind, source=intake.source, target=intake.target, reason=refusal.message,
+        )
+        raise
+
+
+def _receive(intake: Intake, post: Any | None) -> Any:
+    state = current_state()
+    config = current_app.config
+    source, target = clean_url(intake.source), clean_url(intake.target)
+    if not is_http_url(source):
+        raise Refusal(Reason.SOURCE_MISSING, "the source URI must be an http(s) URL")
+    if post is None:
+        post, info = resolve_target(target)
+    else:
+        info = state.callbacks.describe(post)
+        if not info.pings_open:
+            raise Refusal(Reason.TARGET_CLOSED, "linkbacks are closed on the target post")
+    if same_url(source, target) or same_url(source, info.url):
+        raise Refusal(Reason.GENERIC, "the source and target URIs are the same")
+
+    Linkback = state.models.IncomingLinkback
+    source_key = normalize_url(source)
+    if _already_registered(Linkback, source_key, info.id):
+        raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered")
+
+    local_post = state.callbacks.resolve(strip_fragment(source)) if is_local_url(source) else None
+    if local_post is not None and config["LINKBACK_SELF_PINGS"] == "off":
+        raise Refusal(Reason.ACCESS_DENIED, "linkbacks between this site's own posts are turned off")
+
+    targets = (target, info.url)
+    evidence: Evidence | None = None
+    if local_post is not None:
+        evidence = verify_local(state.callbacks.describe(local_post), targets)
+    elif intake.require_link:
+        evidence = verify_remote(source, targets)
+
+    candidate = rules.Candidate(
+        kind=intake.kind,
+        source_url=source,
+        source_host=urlsplit(source).hostname or "",
+        post=info,
+        evidence=evidence,
+        local_source=local_post is not None,
+        sender_ip=intake.sender_ip,
+    )
+    verdict = rules.moderate(candidate, state.rules)
+
+    row = Linkback(
+        kind=intake.kind.value,
+        source_url=strip_fragment(source)[:2048],
+        source_key=source_key[:2048],
+        source_host=candidate.source_host[:255],
+        target_url=info.url[:2048],
+        post_id=info.id,
+        title=_title(intake, evidence, source)[:300],
+        excerpt=_excerpt(intake, evidence),
+        blog_name=(intake.blog_name or None) and intake.blog_name[:300],
+        status=verdict.status.value,
+        reason=verdict.reason[:300],
+        sender_ip=intake.sender_ip,
+    )
+    session = state.db.session
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another request stored the same (source, post) between our check and now.
+        session.rollback()
+        raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered") from None
+
+    app = current_app._get_current_object()
+    logger.info("%s stored: %s -> %s as %s (%s)", row.kind, row.source_url, row.target_url,
+                row.status, row.reason)
+    signals.linkback_received.send(app, linkback=row)
+    if row.status == Status.APPROVED:
+        signals.linkback_approved.send(app, linkback=row)
+    elif row.status == Status.SPAM:
+        signals.linkback_spammed.send(app, linkback=row)
+    return row
+
+
+def _already_registered(Linkback: Any, source_key: str, post_id: str) -> bool:
+    query = Linkback.query.filter_by(source_key=source_key[:2048], post_id=post_id)
+    return current_state().db.session.query(query.exists()).scalar()
+
+
+TITLE_CHARS = 250
+EXCERPT_CHARS = 252
+
+
+def _title(intake: Intake, evidence: Evidence | None, source: str) -> str:
+    """The sender's title (TrackBack), else the source page's, else the sending blog or URL."""
+    title = (intake.title or "").strip() or (evidence.title if evidence else None)
+    return _cut(title or (intake.blog_name or "").strip() or source, TITLE_CHARS)
+
+
+def _excerpt(intake: Intake, evidence: Evidence | None) -> str:
+    """The sender's excerpt (TrackBack) or the text around the link in the source."""
+    excerpt = (intake.excerpt or "").strip()
+    if excerpt:
+        return _cut(" ".join(excerpt.split()), EXCERPT_CHARS)
+    return evidence.excerpt if evidence else ""
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

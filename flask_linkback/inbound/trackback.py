@@ -1,0 +1,105 @@
+"""TrackBack 1.2 intake: one URL per post, form-encoded POSTs, XML answers.
+
+The form is decoded by the charset the sender names (the Content-Type's
+``charset`` parameter, else a ``charset`` form field as WordPress reads),
+else UTF-8 with an ISO-8859-1 fallback. UTF-7 is refused: it smuggles markup.
+"""
+
+from __future__ import annotations
+
+import codecs
+from urllib.parse import unquote_to_bytes
+from xml.sax.saxutils import escape
+
+from flask import Response, current_app, render_template, request, url_for
+
+from ..models import Kind
+from ..state import current_state
+from .body import BodyTooLarge, read_body
+from .receive import Intake, Refusal, receive
+
+FIELDS = ("url", "title", "excerpt", "blog_name", "charset")
+
+
+class FormError(ValueError):
+    pass
+
+
+def trackback_endpoint(post_id: str) -> Response:
+    state = current_state()
+    post = state.callbacks.load(post_id)
+    if post is None:
+        return answer("there is no post with this TrackBack URL", 404)
+    info = state.callbacks.describe(post)
+    if request.method != "POST":
+        return Response(render_template("linkback/trackback.html", post=info,
+                                        trackback_url=trackback_url(info.id)))
+    try:
+        form = parse_form(read_body(), request.mimetype_params.get("charset"))
+    except BodyTooLarge as error:
+        return answer(str(error), 413)
+    except FormError as error:
+        return answer(str(error))
+    if not info.pings_open:
+        return answer("TrackBacks are closed on this post")
+    if not form.get("url", "").strip():
+        return answer("the url field is required: the URL of the post that links here")
+    intake = Intake(
+        Kind.TRACKBACK,
+        source=form["url"],
+        target=info.url,
+        sender_ip=request.remote_addr,
+        title=form.get("title"),
+        excerpt=form.get("excerpt"),
+        blog_name=form.get("blog_name"),
+        require_link=current_app.config["LINKBACK_TRACKBACK_REQUIRE_LINK"],
+    )
+    try:
+        receive(intake, post)
+    except Refusal as refusal:
+        return answer(refusal.message)
+    return answer()
+
+
+def trackback_url(post_id: str) -> str:
+    return url_for("linkback.trackback", post_id=post_id, _external=True)
+
+
+def parse_form(body: bytes, header_charset: str | None) -> dict[str, str]:
+    """Decode a TrackBack form by its declared charset; :class:`FormError` says what is wrong."""
+    raw: dict[str, bytes] = {}
+    for pair in body.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        key = unquote_to_bytes(name.replace(b"+", b" ")).decode("ascii", "replace")
+        if key in FIELDS and key not in raw:
+            raw[key] = unquote_to_bytes(value.replace(b"+", b" "))
+    declared = header_charset or raw.get("charset", b"").decode("ascii", "replace").strip()
+    encodings = [_codec(declared)] if declared else ["utf-8", "iso-8859-1"]
+    for encoding in encodings:
+        try:
+            return {key: value.decode(encoding) for key, value in raw.items()}
+        except UnicodeDecodeError:
+            continue
+    raise FormError(f"the ping is not valid {declared or 'UTF-8'} text")
+
+
+def _codec(name: str) -> str:
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        raise FormError(f"unknown charset {name!r}") from None
+    if codec == "utf-7":
+        raise FormError("the UTF-7 charset is not accepted")
+    return codec
+
+
+def answer(error: str | None = None, status: int = 200) -> Response:
+    """The TrackBack 1.2 response: error 0, or error 1 with a message."""
+    if error is None:
+        body = "<error>0</error>\n"
+    else:
+        body = f"<error>1</error>\n<message>{escape(error)}</message>\n"
+    xml = f'<?xml version="1.0" encoding="utf-8"?>\n<response>\n{body}</response>\n'
+    return Response(xml, status, content_type="text/xml; charset=utf-8")

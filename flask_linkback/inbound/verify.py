@@ -1,0 +1,165 @@
+"""Check that a source really links to the target, and read its title and context.
+
+Remote sources go through the safe fetcher; each source URL is fetched at most
+once per LINKBACK_SOURCE_FETCH_WINDOW however many pings name it, and at most
+LINKBACK_SOURCE_HOST_CONCURRENCY fetches run at once per host. That bounds
+what a forged ping can make us do to a third party (pingback DDoS).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from ..fetch import (
+    AddressRefused,
+    ConnectFailed,
+    FetchError,
+    FetchLimits,
+    FetchResult,
+    fetch,
+)
+from ..host import PostInfo
+from ..html import Document
+from ..state import current_state
+from ..urls import strip_fragment
+
+HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What verification found: where the source ended up, its title, the text around the link."""
+
+    final_url: str
+    title: str | None
+    excerpt: str
+    document: Document
+
+
+def fetch_limits() -> FetchLimits:
+    config = current_app.config
+    return FetchLimits(
+        timeout=float(config["LINKBACK_FETCH_TIMEOUT"]),
+        max_bytes=config["LINKBACK_FETCH_MAX_BYTES"],
+        max_redirects=config["LINKBACK_FETCH_MAX_REDIRECTS"],
+        allow_private=config["LINKBACK_ALLOW_PRIVATE_ADDRESSES"],
+        user_agent=config["LINKBACK_USER_AGENT"],
+    )
+
+
+def verify_remote(source: str, targets: Iterable[str]) -> Evidence:
+    """Fetch the source and find the link to one of ``targets``, or raise a Refusal."""
+    from .receive import Reason, Refusal
+
+    state = current_state()
+    config = current_app.config
+    try:
+        result = state.source_cache.fetch(
+            strip_fragment(source),
+            fetch_limits(),
+            window=float(config["LINKBACK_SOURCE_FETCH_WINDOW"]),
+            per_host=config["LINKBACK_SOURCE_HOST_CONCURRENCY"],
+        )
+    except AddressRefused as error:
+        raise Refusal(Reason.ACCESS_DENIED, str(error)) from None
+    except ConnectFailed as error:
+        raise Refusal(Reason.SOURCE_MISSING, f"the source URI could not be reached: {error}") from None
+    except FetchError as error:
+        raise Refusal(Reason.UPSTREAM, f"the source URI could not be read: {error}") from None
+
+    if result.status >= 500:
+        raise Refusal(Reason.UPSTREAM, f"the source URI answered HTTP {result.status}")
+    if not result.ok:
+        raise Refusal(Reason.SOURCE_MISSING, f"the source URI answered HTTP {result.status}")
+    if not result.content.strip():
+        raise Refusal(Reason.SOURCE_MISSING, "the source URI is empty")
+    if result.content_type not in HTML_TYPES:
+        raise Refusal(Reason.NO_LINK, f"the source URI is {result.content_type}, not an HTML page")
+    document = Document(result.content, result.url, result.encoding)
+    return _evidence(document, targets, result.url)
+
+
+def verify_local(source: PostInfo, targets: Iterable[str]) -> Evidence:
+    """Verify a ping from one of this site's own posts from its HTML, without HTTP."""
+    document = Document(source.html or "", source.url)
+    evidence = _evidence(document, targets, source.url)
+    return Evidence(source.url, source.title, evidence.excerpt, document)
+
+
+def _evidence(document: Document, targets: Iterable[str], final_url: str) -> Evidence:
+    from .receive import Reason, Refusal
+
+    link = document.find_link_to(targets)
+    if link is None:
+        raise Refusal(Reason.NO_LINK, "the source URI does not contain a link to the target URI")
+    excerpt = document.context(link, current_app.config["LINKBACK_EXCERPT_CHARS"])
+    return Evidence(final_url, document.title, excerpt, document)
+
+
+class SourceCache:
+    """Fetch each source URL at most once per window, and few at a time per host.
+
+    Concurrent pings naming the same source wait for one fetch and share its
+    result (or its error). In-process: each worker process has its own.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, FetchResult | FetchError]] = OrderedDict()
+        self._url_locks: dict[str, threading.Lock] = {}
+        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+
+    def fetch(self, url: str, limits: FetchLimits, *, window: float, per_host: int) -> FetchResult:
+        with self._lock:
+            url_lock = self._url_locks.setdefault(url, threading.Lock())
+        with url_lock:
+            cached = self._get(url)
+            if cached is None:
+                cached = self._fetch_bounded(url, limits, per_host)
+                self._put(url, cached, window)
+        with self._lock:
+            self._url_locks.pop(url, None)
+        if isinstance(cached, FetchError):
+            raise cached
+        return cached
+
+    def _fetch_bounded(self, url: str, limits: FetchLimits, per_host: int) -> FetchResult | FetchError:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            slots = self._host_slots.setdefault(host, threading.BoundedSemaphore(per_host))
+        if not slots.acquire(timeout=limits.timeout):
+            from ..fetch import FetchTimeout
+
+            return FetchTimeout(f"too many fetches from {host} at once", url=url)
+        try:
+            return fetch(url, limits)
+        except FetchError as error:
+            return error
+        finally:
+            slots.release()
+
+    def _get(self, url: str) -> FetchResult | FetchError | None:
+        with self._lock:
+            entry = self._entries.get(url)
+            if entry is None:
+                return None
+            expires, value = entry
+            if expires < time.monotonic():
+                del self._entries[url]
+                return None
+            return value
+
+    def _put(self, url: str, value: FetchResult | FetchError, window: float) -> None:
+        with self._lock:
+            self._entries[url] = (time.monotonic() + window, value)
+            self._entries.move_to_end(url)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)

@@ -1,0 +1,16 @@
+"""Blinker signals the host can connect to, sent with the app as sender."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: A linkback was stored (any status). Keyword: ``linkback``.
+linkback_received = _signals.signal("linkback-received")
+#: A linkback was approved by a rule or an admin. Keyword: ``linkback``.
+linkback_approved = _signals.signal("linkback-approved")
+#: A linkback was marked as spam. Keyword: ``linkback``.
+linkback_spammed = _signals.signal("linkback-spammed")
+#: An incoming ping was refused. Keywords: ``kind``, ``source``, ``target``, ``reason``.
+linkback_refused = _signals.signal("linkback-refused")
