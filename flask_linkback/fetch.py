@@ -11,20 +11,28 @@ very address that was checked, so DNS rebinding cannot slip past it.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
-from urllib.parse import urljoin, urlsplit
+from typing import Self
+from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from requests.utils import parse_header_links
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 
 from .urls import is_http_url
 
@@ -45,6 +53,10 @@ __all__ = [
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 65536
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_PARAM = rf'\s*;\s*({_TOKEN})(?:\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;,"]*)))?'
+_LINK_VALUE = re.compile(rf"<([^>]*)>((?:{_PARAM})*)")
+_LINK_PARAM = re.compile(_PARAM)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -127,16 +139,26 @@ class FetchResult:
         space-separated list compared per token, case-insensitively; relative
         URLs resolve against the final URL.
         """
-        value = self.headers.get("Link", "")
-        if not value:
-            return []
         wanted = rel.lower()
-        urls = []
-        for link in parse_header_links(value):
-            tokens = link.get("rel", "").lower().split()
-            if wanted in tokens and "url" in link:
-                urls.append(urljoin(self.url, link["url"].strip()))
-        return urls
+        return [
+            urljoin(self.url, target.strip())
+            for target, params in _parse_link_header(self.headers.get("Link", ""))
+            if wanted in params.get("rel", "").lower().split()
+        ]
+
+
+def _parse_link_header(value: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """(target, params) per link of an RFC 8288 ``Link`` value; param names lower-cased.
+
+    Written out because ``requests.utils.parse_header_links`` splits on ";"
+    inside ``<...>``, stops at a quoted "=" and reads links out of quoted titles.
+    """
+    for link in _LINK_VALUE.finditer(value):
+        params: dict[str, str] = {}
+        for name, quoted, bare in _LINK_PARAM.findall(link.group(2)):
+            text = re.sub(r"\\(.)", r"\1", quoted) if quoted else bare
+            params.setdefault(name.lower(), text)  # RFC 8288: only the first rel counts
+        yield link.group(1), params
 
 
 def is_public_address(address: str | IPAddress) -> bool:
@@ -144,8 +166,9 @@ def is_public_address(address: str | IPAddress) -> bool:
 
     Private (10/8, 172.16/12, 192.168/16, fc00::/7), loopback, link-local
     (169.254/16, fe80::/10), shared (100.64/10), multicast, reserved and
-    unspecified addresses are not public; IPv6 forms that embed an IPv4
-    address (mapped, 6to4, NAT64) are judged by the address they embed.
+    unspecified addresses are not public, nor is deprecated site-local
+    (fec0::/10); IPv6 forms that embed an IPv4 address (mapped, 6to4, NAT64)
+    are judged by the address they embed.
     """
     try:
         ip = ipaddress.ip_address(address) if isinstance(address, str) else address
@@ -157,6 +180,8 @@ def is_public_address(address: str | IPAddress) -> bool:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return is_public_address(embedded)
+        if ip.is_site_local:  # is_global says True for fec0::/10
+            return False
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
@@ -189,29 +214,38 @@ def fetch(
         "Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.5",
     }
     request_headers.update(headers or {})
-    with _session(limits.allow_private) as session:
-        while True:
-            if not is_http_url(url):
-                raise UnsupportedURL(f"{url!r} is not an http(s) URL", url=url)
-            response = _send(session, method, url, request_headers, data, deadline)
-            with response:
-                location = response.headers.get("Location")
-                if not (follow_redirects and response.status_code in REDIRECT_STATUSES and location):
-                    content = _read_body(response, url, limits.max_bytes, deadline)
-                    return FetchResult(
-                        url=url,
-                        status=response.status_code,
-                        headers=CaseInsensitiveDict(response.headers),
-                        content=content,
-                        history=tuple(history),
-                    )
-            if len(history) >= limits.max_redirects:
-                raise TooManyRedirects(f"more than {limits.max_redirects} redirects", url=url)
-            history.append(url)
-            url = urljoin(url, location.strip())
-            if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
-                method, data = "GET", None
-                request_headers.pop("Content-Type", None)
+    with _session(limits.allow_private) as session, _Watchdog(deadline) as watchdog:
+        try:
+            while True:
+                if not is_http_url(url):
+                    raise UnsupportedURL(f"{url!r} is not an http(s) URL", url=url)
+                response = _send(session, method, url, request_headers, data, deadline)
+                with response:
+                    location = response.headers.get("Location")
+                    redirect = response.status_code in REDIRECT_STATUSES and location
+                    if not (follow_redirects and redirect):
+                        content = _read_body(response, url, limits.max_bytes, deadline)
+                        if watchdog.fired:  # the "end" of the body was the watchdog's cut
+                            raise FetchTimeout("time limit reached", url=url)
+                        return FetchResult(
+                            url=url,
+                            status=response.status_code,
+                            headers=CaseInsensitiveDict(response.headers),
+                            content=content,
+                            history=tuple(history),
+                        )
+                if len(history) >= limits.max_redirects:
+                    raise TooManyRedirects(f"more than {limits.max_redirects} redirects", url=url)
+                history.append(url)
+                url = urljoin(url, location.strip())
+                status = response.status_code
+                if status == 303 or (status in (301, 302) and method == "POST"):
+                    method, data = "GET", None
+                    request_headers.pop("Content-Type", None)
+        except FetchError as error:
+            if watchdog.fired and not isinstance(error, FetchTimeout):
+                raise FetchTimeout("time limit reached", url=error.url) from None
+            raise
 
 
 def _send(
@@ -265,6 +299,8 @@ def _read_body(response: requests.Response, url: str, max_bytes: int, deadline: 
                 raise FetchTimeout("the body took longer than the time limit", url=url)
     except FetchError:
         raise
+    except ReadTimeoutError:  # urllib3 wraps the socket timeout in its own, non-OSError class
+        raise FetchTimeout("reading the body timed out", url=url) from None
     except (OSError, requests.RequestException) as error:
         if "timed out" in str(error).lower():
             raise FetchTimeout("reading the body timed out", url=url) from None
@@ -279,6 +315,56 @@ def _cause(error: BaseException) -> str:
         error = error.args[0]
     reason = getattr(error, "reason", None)
     return str(reason if isinstance(reason, BaseException) else error)
+
+
+_WATCHDOG: ContextVar[_Watchdog | None] = ContextVar("flask_linkback_fetch_watchdog", default=None)
+
+
+class _Watchdog:
+    """Cuts the fetch's connections at the deadline.
+
+    Socket timeouts bound each ``recv``, not the whole fetch: a server that
+    trickles header lines a byte at a time would otherwise hold the request
+    for as long as it likes. Connections register themselves (through a
+    context variable) when they open; at the deadline a timer thread shuts
+    their sockets down, which makes the blocked read return at once.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.fired = False
+        self._connections: list[HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._fire)
+        self._timer.daemon = True
+
+    def watch(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            for connection in self._connections:
+                sock = connection.sock
+                if sock is not None:
+                    try:  # the plain socket's shutdown, so an SSL socket keeps its state
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                    except OSError:
+                        pass  # already closed
+
+    def __enter__(self) -> Self:
+        self._token = _WATCHDOG.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        _WATCHDOG.reset(self._token)
 
 
 class _PolicyConnectionMixin:
@@ -301,6 +387,9 @@ class _PolicyConnectionMixin:
         if not allowed:
             addresses = ", ".join(sorted({info[4][0] for info in infos}))
             raise AddressRefused(f"{self.host} resolves to a non-public address ({addresses}); refused")
+        watchdog = _WATCHDOG.get()
+        if watchdog is not None:
+            watchdog.watch(self)  # type: ignore[arg-type]
         last_error: OSError | None = None
         for family, socktype, proto, _name, sockaddr in allowed:
             sock = socket.socket(family, socktype, proto)
@@ -343,8 +432,21 @@ class _PolicyAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = _pool_classes(self._allow_private)
 
 
+class _Session(requests.Session):
+    """A session that leaves redirects entirely to :func:`fetch`.
+
+    Even with ``allow_redirects=False``, ``Session.send`` calls
+    ``resolve_redirects`` to prepare ``Response.next``, and that reads the whole
+    body of any 3xx response (``resp.content``) with no byte cap, before
+    :func:`_read_body` ever sees it.
+    """
+
+    def resolve_redirects(self, *args: object, **kwargs: object) -> Iterator[requests.Response]:  # type: ignore[override]
+        return iter(())
+
+
 def _session(allow_private: bool) -> requests.Session:
-    session = requests.Session()
+    session = _Session()
     session.trust_env = False  # no proxies or netrc from the environment
     adapter = _PolicyAdapter(allow_private)
     session.mount("http://", adapter)

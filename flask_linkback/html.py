@@ -31,6 +31,13 @@ _BLOCKS = frozenset(
         "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main", "body",
     }
 )  # fmt: skip
+# Elements whose edges separate words; inline ones (a, b, em, span ...) don't.
+_BREAKS = _BLOCKS | frozenset(
+    {
+        "br", "hr", "ul", "ol", "dl", "table", "tr", "caption", "header", "footer", "nav",
+        "aside", "figure", "address", "details", "summary", "form", "fieldset", "option",
+    }
+)  # fmt: skip
 _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _TB = "{http://madskills.com/public/xml/rss/module/trackback/}"
@@ -47,7 +54,7 @@ def ellipsize(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: max(limit - 1, 0)]
-    if " " in cut[limit // 2 :]:
+    if text[len(cut)] != " " and " " in cut[limit // 2 :]:  # the cut split a word: drop it
         cut = cut[: cut.rfind(" ")]
     return cut.rstrip(" ,;:.-") + ELLIPSIS
 
@@ -84,8 +91,9 @@ class Document:
         """The URL relative links resolve against: ``<base href>`` if present, else the page URL."""
         for base in self.root.iter("base"):
             href = (base.get("href") or "").strip()
-            if href:
-                return urljoin(self.url, href)
+            resolved = _resolve(self.url, href) if href else None
+            if resolved is not None:
+                return resolved
         return self.url
 
     @cached_property
@@ -98,13 +106,17 @@ class Document:
         return None
 
     def links(self) -> Iterator[Link]:
-        """Every link with an href, in document order, hrefs resolved to absolute URLs."""
+        """Every link with an href, in document order, hrefs resolved to absolute URLs.
+
+        An href that cannot be resolved (``http://[::1``) is skipped, not raised.
+        """
         for element in self.root.iter("a", "area"):
             href = element.get("href")
-            if href is None:
+            resolved = None if href is None else _resolve(self.base_url, href.strip())
+            if resolved is None:
                 continue
             yield Link(
-                href=urljoin(self.base_url, href.strip()),
+                href=resolved,
                 text=collapse_ws(element.text_content()),
                 rel=tuple((element.get("rel") or "").lower().split()),
                 element=element,
@@ -132,15 +144,24 @@ class Document:
         while block.getparent() is not None and block.tag not in _BLOCKS:
             block = block.getparent()
         before, after = _split_text(block, link.element)
-        before = collapse_ws(before)
-        after = collapse_ws(after)
+        # Whitespace is collapsed but a space at the link's edges is kept aside,
+        # so "<a>here</a>." reads "here." and not "here .".
+        before, after = _WS.sub(" ", before), _WS.sub(" ", after)
+        before_gap = " " if before.endswith(" ") else ""
+        after_gap = " " if after.startswith(" ") else ""
+        before, after = before.strip(), after.strip()
         if len(before) > chars:
-            before = before[-chars:]
-            before = before[before.find(" ") + 1 :] if " " in before else before
+            cut = before[-chars:]
+            if before[-chars - 1] != " " and " " in cut:  # the cut split a word: drop its tail
+                cut = cut[cut.find(" ") + 1 :]
+            before = cut
         if len(after) > chars:
-            after = after[:chars]
-            after = after[: after.rfind(" ")] if " " in after else after
-        text = collapse_ws(f"{before} {link.text} {after}")
+            cut = after[:chars]
+            if after[chars] != " " and " " in cut:  # the cut split a word: drop its head
+                cut = cut[: cut.rfind(" ")]
+            after = cut
+        middle = "".join(_visible_text(link.element, tail=False))
+        text = collapse_ws(before + before_gap + middle + after_gap + after)
         return f"[{ELLIPSIS}] {text} [{ELLIPSIS}]"
 
     def rel_urls(self, rel: str) -> list[str]:
@@ -158,20 +179,25 @@ class Document:
             if href is None:
                 continue
             href = href.strip()
-            urls.append(urljoin(self.base_url, href) if href else self.url)
+            resolved = _resolve(self.base_url, href) if href else self.url
+            if resolved is not None:
+                urls.append(resolved)
         return urls
 
     def pingback_server(self) -> str | None:
         """The first ``<link rel="pingback">`` href, if any."""
         for element in self.root.iter("link"):
-            if "pingback" in (element.get("rel") or "").lower().split() and element.get("href"):
-                return urljoin(self.base_url, element.get("href").strip())
+            href = (element.get("href") or "").strip()
+            if "pingback" in (element.get("rel") or "").lower().split() and href:
+                resolved = _resolve(self.base_url, href)
+                if resolved is not None:
+                    return resolved
         return None
 
     def trackback_rdf(self) -> list[TrackbackRDF]:
         """The TrackBack RDF blocks hidden in HTML comments, parsed with a hardened XML parser."""
         found = []
-        for comment in self.root.iter(etree.Comment):
+        for comment in self._comments():
             text = comment.text or ""
             start = text.find("<rdf:RDF")
             end = text.rfind("</rdf:RDF>")
@@ -194,10 +220,23 @@ class Document:
                     )
         return found
 
+    def _comments(self) -> Iterator[etree._Comment]:
+        """Every comment in document order, including those before and after ``<html>``.
+
+        A comment that opens the page (or a fragment) ends up as a sibling of
+        the root element, where ``root.iter`` would never look.
+        """
+        preceding = [
+            node for node in self.root.itersiblings(preceding=True) if node.tag is etree.Comment
+        ]
+        yield from reversed(preceding)
+        yield from self.root.iter(etree.Comment)
+        yield from (node for node in self.root.itersiblings() if node.tag is etree.Comment)
+
     @cached_property
     def text(self) -> str:
         """The visible text of the body, whitespace collapsed."""
-        return collapse_ws(" ".join(_visible_text(self.root)))
+        return collapse_ws("".join(_visible_text(self.root)))
 
     @property
     def text_length(self) -> int:
@@ -225,13 +264,29 @@ def _parse(content: bytes | str, encoding: str | None) -> lxml.html.HtmlElement:
         return lxml.html.document_fromstring("<html></html>")
 
 
-def _visible_text(element: lxml.html.HtmlElement) -> Iterator[str]:
+def _resolve(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base``; None when it is too malformed to parse."""
+    try:
+        return urljoin(base, href)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+
+
+def _visible_text(element: lxml.html.HtmlElement, tail: bool = True) -> Iterator[str]:
+    """Text pieces in document order, to be joined with "": block edges yield a space.
+
+    Joining with spaces instead would split "<b>wor</b>ld" and put a space
+    before the comma in "<b>this</b>, that".
+    """
     if isinstance(element.tag, str) and element.tag.lower() not in _INVISIBLE:
+        gap = " " if element.tag.lower() in _BREAKS else ""
+        yield gap
         if element.text:
             yield element.text
         for child in element:
             yield from _visible_text(child)
-    if element.tail:
+        yield gap
+    if tail and element.tail:
         yield element.tail
 
 
@@ -248,10 +303,12 @@ def _split_text(block: lxml.html.HtmlElement, link: lxml.html.HtmlElement) -> tu
             return
         if not isinstance(element.tag, str) or element.tag.lower() in _INVISIBLE:
             return
-        (after if seen else before).append(element.text or "")
+        gap = " " if element.tag.lower() in _BREAKS else ""
+        (after if seen else before).append(gap + (element.text or ""))
         for child in element:
             walk(child)
             (after if seen else before).append(child.tail or "")
+        (after if seen else before).append(gap)
 
     walk(block)
-    return " ".join(before), " ".join(after)
+    return "".join(before), "".join(after)

@@ -8,12 +8,16 @@ different page (``?p=12``).
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+import re
+from urllib.parse import quote, urlsplit, urlunsplit
 
 HTTP_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters that stay literal in a normalised path; everything else is %-escaped.
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def is_http_url(url: str) -> bool:
@@ -50,8 +54,23 @@ def normalize_url(url: str) -> str:
         host = f"[{host}]"
     port = parts.port
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe=_PATH_SAFE) or "/"
+    path = _normalize_path(parts.path) or "/"
     return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+def _normalize_path(path: str) -> str:
+    """Decode only escapes of unreserved characters and upper-case the rest (RFC 3986 6.2.2).
+
+    Decoding everything would make ``/a%2Fb`` equal ``/a/b`` and turn every
+    non-UTF-8 escape (``%E9`` vs ``%E8``) into the same replacement character.
+    """
+
+    def even_out(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+    path = _STRAY_PERCENT.sub("%25", _ESCAPE.sub(even_out, path))
+    return quote(path, safe=_PATH_SAFE)
 
 
 def same_url(a: str, b: str) -> bool:
