@@ -2,12 +2,16 @@
 
 Each port gets its own SQLite file (``instance/blog-<port>.sqlite3``) unless
 BLOG_SQLALCHEMY_DATABASE_URI is set, so two instances on two ports are two
-blogs that can ping each other.
+blogs that can ping each other. On a loopback host the blog may fetch
+loopback URLs (to verify pings from the other local blog); on any other host
+the extension's address policy stays as configured.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 
 from . import create_app
 from .views import seed_posts
@@ -18,11 +22,25 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
-    app = create_app({"BLOG_DATABASE_FILE": f"blog-{args.port}.sqlite3"})
+    config: dict[str, object] = {"BLOG_DATABASE_FILE": f"blog-{args.port}.sqlite3"}
+    if _is_loopback(args.host) and "BLOG_LINKBACK_ALLOW_PRIVATE_ADDRESSES" not in os.environ:
+        # Served on loopback only, so nobody outside can make it fetch local
+        # URLs; this lets two local blogs verify each other's pings.
+        config["LINKBACK_ALLOW_PRIVATE_ADDRESSES"] = True
+    app = create_app(config)
     with app.app_context():
         print(seed_posts())
     print(f"Blog at http://{args.host}:{args.port}/  (admin: /admin/, user and password from config)")
     app.run(host=args.host, port=args.port, threaded=True, debug=False)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 if __name__ == "__main__":
