@@ -17,7 +17,9 @@ linkback = Linkback(db=db)
 def load_post(post_id: str):
     from .models import Post
 
-    return db.session.get(Post, int(post_id)) if post_id.isdigit() else None
+    if not (post_id.isascii() and post_id.isdigit() and int(post_id) < 2**31):
+        return None  # not an id this blog could have issued
+    return db.session.get(Post, int(post_id))
 
 
 @linkback.url_resolver
@@ -41,4 +43,5 @@ def describe_post(post) -> PostInfo:
         published_at=post.published_at,
         pings_open=post.pings_open and post.is_published,
         comments_open=post.comments_open,
+        public=post.is_published,
     )

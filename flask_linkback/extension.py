@@ -82,10 +82,7 @@ class Linkback:
         return callback
 
     def rule(self, callback: F) -> F:
-        """Add a moderation rule ``(Candidate) -> Verdict | None``, run before the built-in ones.
-
-        Rules are read when ``init_app`` runs: register them before it.
-        """
+        """Add a moderation rule ``(Candidate) -> Verdict | None``, run before the built-in ones."""
         self.extra_rules.append(callback)
         return callback
 

@@ -34,7 +34,9 @@ class PostInfo:
 
     ``id`` is any string the host can load the post back from; ``url`` is the
     absolute, final permalink (WordPress follows no redirects when it verifies
-    a pingback, so publish the URL readers land on).
+    a pingback, so publish the URL readers land on). ``public`` is False for
+    drafts and for posts scheduled for later: the outside world must not
+    learn they exist (their TrackBack URL answers 404).
     """
 
     id: str
@@ -45,6 +47,7 @@ class PostInfo:
     published_at: datetime | None = None
     pings_open: bool = True
     comments_open: bool = True
+    public: bool = True
 
 
 class HostNotConfigured(RuntimeError):

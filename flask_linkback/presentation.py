@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -52,6 +53,7 @@ class PostLinkbacks:
     def rdf(self) -> Markup:
         """TrackBack autodiscovery RDF, to sit inside an HTML comment (so no "--" inside)."""
         def attr(value: str) -> str:
+            value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", value)  # not allowed in XML 1.0
             return quoteattr(value).replace("--", "&#45;&#45;")
 
         return Markup(

@@ -26,7 +26,12 @@ class LinkbackState:
         self.db = db
         self.models: Models = define_models(db)
         self.source_cache: SourceCache = SourceCache()
-        self.rules: list[Rule] = [*extension.extra_rules, *DEFAULT_RULES]
+        self._default_rules: list[Rule] = list(DEFAULT_RULES)
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The host's rules first, then the built-in ones; read per ping, so late registrations count."""
+        return [*self.extension.extra_rules, *self._default_rules]
 
     @property
     def callbacks(self) -> HostCallbacks:

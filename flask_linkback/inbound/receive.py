@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -171,7 +172,7 @@ def _receive(intake: Intake, post: Any | None) -> Any:
         post_id=info.id,
         title=_title(intake, evidence, source)[:300],
         excerpt=_excerpt(intake, evidence),
-        blog_name=(intake.blog_name or None) and intake.blog_name[:300],
+        blog_name=_clean_text(intake.blog_name or "")[:300] or None,
         status=verdict.status.value,
         reason=verdict.reason[:300],
         sender_ip=intake.sender_ip,
@@ -205,15 +206,23 @@ TITLE_CHARS = 250
 EXCERPT_CHARS = 252
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean_text(text: str) -> str:
+    """Remote text without control characters (PostgreSQL refuses NUL; none belong in a title)."""
+    return _CONTROL.sub("", text).strip()
+
+
 def _title(intake: Intake, evidence: Evidence | None, source: str) -> str:
     """The sender's title (TrackBack), else the source page's, else the sending blog or URL."""
-    title = (intake.title or "").strip() or (evidence.title if evidence else None)
-    return _cut(title or (intake.blog_name or "").strip() or source, TITLE_CHARS)
+    title = _clean_text(intake.title or "") or (evidence.title if evidence else None)
+    return _cut(title or _clean_text(intake.blog_name or "") or source, TITLE_CHARS)
 
 
 def _excerpt(intake: Intake, evidence: Evidence | None) -> str:
     """The sender's excerpt (TrackBack) or the text around the link in the source."""
-    excerpt = (intake.excerpt or "").strip()
+    excerpt = _clean_text(intake.excerpt or "")
     if excerpt:
         return _cut(" ".join(excerpt.split()), EXCERPT_CHARS)
     return evidence.excerpt if evidence else ""

@@ -8,17 +8,23 @@ else UTF-8 with an ISO-8859-1 fallback. UTF-7 is refused: it smuggles markup.
 from __future__ import annotations
 
 import codecs
+import html
+import logging
 from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
 from flask import Response, current_app, render_template, request, url_for
 
-from ..models import Kind
+from ..models import Kind, utcnow
 from ..state import current_state
 from .body import BodyTooLarge, read_body
 from .receive import Intake, Refusal, receive
 
 FIELDS = ("url", "title", "excerpt", "blog_name", "charset")
+# Senders (WordPress among them) put HTML entities in these; we store text.
+ENTITY_FIELDS = ("title", "excerpt", "blog_name")
+
+logger = logging.getLogger("flask_linkback")
 
 
 class FormError(ValueError):
@@ -26,11 +32,21 @@ class FormError(ValueError):
 
 
 def trackback_endpoint(post_id: str) -> Response:
+    try:
+        return _trackback(post_id)
+    except Exception:
+        # The sender gets a TrackBack answer, not a traceback; the log gets the traceback.
+        logger.exception("TrackBack to post %r failed", post_id)
+        return answer("internal error", 500)
+
+
+def _trackback(post_id: str) -> Response:
     state = current_state()
     post = state.callbacks.load(post_id)
-    if post is None:
+    info = state.callbacks.describe(post) if post is not None else None
+    if info is None or not info.public or (info.published_at and info.published_at > utcnow()):
+        # Drafts and scheduled posts do not exist yet for the outside world.
         return answer("there is no post with this TrackBack URL", 404)
-    info = state.callbacks.describe(post)
     if request.method != "POST":
         return Response(render_template("linkback/trackback.html", post=info,
                                         trackback_url=trackback_url(info.id)))
@@ -79,17 +95,24 @@ def parse_form(body: bytes, header_charset: str | None) -> dict[str, str]:
     encodings = [_codec(declared)] if declared else ["utf-8", "iso-8859-1"]
     for encoding in encodings:
         try:
-            return {key: value.decode(encoding) for key, value in raw.items()}
+            form = {key: value.decode(encoding) for key, value in raw.items()}
         except UnicodeDecodeError:
             continue
+        for key in ENTITY_FIELDS:
+            if key in form:
+                form[key] = html.unescape(form[key])
+        return form
     raise FormError(f"the ping is not valid {declared or 'UTF-8'} text")
 
 
 def _codec(name: str) -> str:
     try:
-        codec = codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
         raise FormError(f"unknown charset {name!r}") from None
+    codec = info.name
+    if not getattr(info, "_is_text_encoding", True):  # hex, rot13, zlib ...: not charsets
+        raise FormError(f"unknown charset {name!r}")
     if codec == "utf-7":
         raise FormError("the UTF-7 charset is not accepted")
     return codec
