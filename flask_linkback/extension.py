@@ -151,6 +151,12 @@ class Linkback:
         session.commit()
         signals.linkback_deleted.send(current_app._get_current_object(), linkback=linkback)
 
+    def pending_count(self) -> int:
+        """How many linkbacks wait for moderation (one query); for the host's navigation."""
+        from .admin.views import pending_count
+
+        return pending_count()
+
     def settings(self) -> Any:
         """The Discussion settings in force (see ``settings.py``); for hosts and templates."""
         from .settings import current_settings

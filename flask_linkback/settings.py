@@ -3,7 +3,7 @@
 Each setting's default comes from a ``LINKBACK_*`` config key; a value saved
 from the admin form (a row of ``linkback_settings``) overrides it without a
 restart. Request-time code reads :func:`current_settings`, which costs one
-query per request at most.
+query per request at most (outside a request, one per call).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import current_app, request
 
 from .models import utcnow
 
@@ -78,7 +78,7 @@ def settings_defaults(config: Any = None) -> DiscussionSettings:
 
 def current_settings() -> DiscussionSettings:
     """The settings in force: saved values over config defaults, read once per request."""
-    cached = g.get("_linkback_settings")
+    cached = getattr(request, "_linkback_settings", None) if request else None
     if cached is not None:
         return cached
     settings = settings_defaults()
@@ -92,7 +92,7 @@ def current_settings() -> DiscussionSettings:
             except ValueError:  # a hand-edited row: fall back to the default
                 continue
     settings = _coerce({**_as_dict(settings), **overrides})
-    g._linkback_settings = settings
+    _remember(settings)
     return settings
 
 
@@ -116,8 +116,15 @@ def save_settings(**changes: Any) -> DiscussionSettings:
         else:
             row.value = value
     session.commit()
-    g._linkback_settings = new
+    _remember(new)
     return new
+
+
+def _remember(settings: DiscussionSettings) -> None:
+    """Keep the settings for the rest of this request (not on ``g``: an app context may
+    outlive many requests, in tests and CLI commands)."""
+    if request:
+        request._linkback_settings = settings  # type: ignore[attr-defined]
 
 
 def trust_host(host: str) -> DiscussionSettings:

@@ -130,6 +130,8 @@ def moderate() -> Any:
     form = ModerateForm(formdata=formdata)
     back = _back_url()
     if not form.validate():
+        if "csrf_token" in form.errors:
+            abort(400, description=f"Nothing done: {form.errors['csrf_token'][0]}")
         for errors in form.errors.values():
             for error in errors:
                 flash(f"Nothing done: {error}")
