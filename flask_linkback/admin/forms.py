@@ -130,6 +130,6 @@ ACTIONS = {
 class ModerateForm(FlaskForm):
     """One action on one or more linkbacks (a row's button, or the checkboxes and bulk menu)."""
 
-    action = SelectField("Action", choices=list(ACTIONS.items()))
+    action = SelectField("Action", choices=list(ACTIONS))
     ids = SelectMultipleField("Linkbacks", coerce=int, validate_choice=False,
                               validators=[InputRequired(message="select at least one linkback")])
