@@ -153,7 +153,7 @@ def _coerce(values: dict[str, Any]) -> DiscussionSettings:
     return DiscussionSettings(**out)
 
 
-_BY_DB: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_BY_DB: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def define_settings_model(db: Any) -> Any:

@@ -24,8 +24,8 @@ class LinkbackState:
     def __init__(self, extension: "Linkback", db: Any, config: Mapping[str, Any] | None = None) -> None:
         from .inbound.ratelimit import RateLimits
         from .inbound.rules import DEFAULT_RULES
-        from .settings import define_settings_model
         from .inbound.verify import SourceCache
+        from .settings import define_settings_model
 
         self.extension = extension
         self.db = db

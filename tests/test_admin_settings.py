@@ -7,10 +7,10 @@ from typing import Any
 
 import lxml.html
 import pytest
+from admin_support import SETTINGS, admin_client, anonymous_client, post_settings
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from admin_support import SETTINGS, admin_client, anonymous_client, post_settings
 from flask_linkback import Linkback, current_settings
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from admin_support import ping
 
 CHROMIUM = os.environ.get("LINKBACK_CHROMIUM", "/usr/bin/chromium")

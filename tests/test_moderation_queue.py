@@ -11,12 +11,26 @@ import lxml.html
 import pytest
 import requests
 import sqlalchemy as sa
+from admin_support import (
+    MODERATE,
+    QUEUE,
+    admin_client,
+    anonymous_client,
+    moderate,
+    page,
+    ping,
+    press,
+    queue_rows,
+)
 
-from admin_support import (MODERATE, QUEUE, admin_client, anonymous_client, moderate, page, ping,
-                           press, queue_rows)
 from example_blog.extensions import db
-from flask_linkback import (Status, current_settings, linkback_approved, linkback_deleted,
-                            linkback_held, linkback_spammed)
+from flask_linkback import (
+    current_settings,
+    linkback_approved,
+    linkback_deleted,
+    linkback_held,
+    linkback_spammed,
+)
 from flask_linkback.models import utcnow
 
 

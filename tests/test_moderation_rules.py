@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import requests
-
 from admin_support import admin_client, ping, post_settings
+
 from example_blog.extensions import linkback
 from flask_linkback import Candidate, PostInfo, Status, current_settings
 from flask_linkback.inbound import rules
@@ -169,11 +169,11 @@ def test_link_list_ping_is_held_as_a_link_list(app_config, request, source_site)
 
 
 @pytest.mark.parametrize("page", [
-    pytest.param(dict(others=20, prose=" — I disagree with most of this, for three reasons.",
-                      list_items=True), id="list-with-prose-per-item"),
-    pytest.param(dict(others=20, prose="and then, as the writer argued at length,",
-                      list_items=False), id="paragraph-of-prose"),
-    pytest.param(dict(others=3, prose=""), id="short-list"),
+    pytest.param({"others": 20, "prose": " — I disagree with most of this, for three reasons.",
+                      "list_items": True}, id="list-with-prose-per-item"),
+    pytest.param({"others": 20, "prose": "and then, as the writer argued at length,",
+                      "list_items": False}, id="paragraph-of-prose"),
+    pytest.param({"others": 3, "prose": ""}, id="short-list"),
 ])
 def test_link_among_prose_or_in_a_short_list_is_not_a_link_list(app_config, request, source_site, page):
     blog = configure(request, app_config, LINKBACK_MODERATION="none")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import requests
-
 from admin_support import ping
+
 from example_blog import create_app
 
 

@@ -48,12 +48,11 @@ class HostList(TextAreaField):
     """One host per line; URLs are reduced to their host; shown back one per line."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        self.raw_lines = _lines(valuelist[0] if valuelist else "")
-        self.data = self.raw_lines
+        self.data = _lines(valuelist[0] if valuelist else "")
 
     def pre_validate(self, form: Any) -> None:
-        hosts = []
-        for line in self.raw_lines if hasattr(self, "raw_lines") else self.data or []:
+        hosts: list[str] = []
+        for line in self.data or []:
             host = parse_host(line)
             if host is None:
                 raise ValidationError(f"{line!r} is not a host name or IP address")
@@ -107,7 +106,7 @@ class SettingsForm(FlaskForm):
                              "one per line")
 
     @classmethod
-    def from_settings(cls, settings: DiscussionSettings) -> "SettingsForm":
+    def from_settings(cls, settings: DiscussionSettings) -> SettingsForm:
         return cls(data={name: (list(value) if isinstance(value, tuple) else value)
                          for name, value in vars(settings).items()})
 

@@ -199,10 +199,6 @@ def previously_approved(candidate: Candidate) -> Verdict | None:
     return None
 
 
-#: Kept for hosts that listed the rule by its first name.
-trusted_source = previously_approved
-
-
 def new_source(candidate: Candidate) -> Verdict:
     return Verdict(Status.PENDING, f"first linkback from {candidate.source_host}: held for moderation")
 

@@ -11,7 +11,7 @@ import codecs
 from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import Response, render_template, request, url_for
 
 from ..models import Kind
 from ..settings import current_settings
