@@ -103,8 +103,8 @@ def queue(status: str) -> str:
     cursor = _parse_cursor(request.args.get("before"))
     if cursor is not None:
         created, ident = cursor
-        query = query.where(sa.or_(Linkback.created_at < created,
-                                   sa.and_(Linkback.created_at == created, Linkback.id < ident)))
+        # A row-value comparison, so the (status, created_at) index serves it.
+        query = query.where(sa.tuple_(Linkback.created_at, Linkback.id) < sa.tuple_(created, ident))
     rows = list(current_state().db.session.scalars(query.limit(size + 1)))
     older = None
     if len(rows) > size:
