@@ -209,3 +209,20 @@ def test_admin_prefix_is_configurable(app_config, request):
 
     assert client.get("/manage/links/settings").status_code == 200
     assert client.get(SETTINGS).status_code == 404
+
+
+def test_saving_sends_settings_changed_with_the_new_settings(blog):
+    from flask_linkback import settings_changed
+
+    seen = []
+
+    def receiver(sender, settings):
+        seen.append(settings)
+
+    settings_changed.connect(receiver)
+    try:
+        post_settings(admin_client(blog), max_links="3")
+    finally:
+        settings_changed.disconnect(receiver)
+
+    assert [s.max_links for s in seen] == [3]
