@@ -33,7 +33,8 @@ def admin_required(view):
 
 @bp.app_context_processor
 def inject_admin():
-    return {"is_admin": is_admin()}
+    admin = is_admin()
+    return {"is_admin": admin, "pending_linkbacks": linkback.pending_count() if admin else 0}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -65,7 +66,7 @@ def dashboard():
     posts = Post.query.order_by(Post.created_at.desc()).all()
     Linkback = linkback.models.IncomingLinkback
     pending = (Linkback.query.filter_by(status=Status.PENDING.value)
-               .order_by(Linkback.created_at.desc()).all())
+               .order_by(Linkback.created_at.desc(), Linkback.id.desc()).limit(5).all())
     return render_template("admin.html", posts=posts, pending=pending, form=ActionForm())
 
 
@@ -73,7 +74,9 @@ def dashboard():
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
 @admin_required
 def edit(post_id: int | None = None):
-    post = db.session.get(Post, post_id) if post_id else Post()
+    # A new post takes pings as the Discussion settings say; each post can override it.
+    post = (db.session.get(Post, post_id) if post_id
+            else Post(pings_open=linkback.settings().pings_open_default, comments_open=True))
     if post is None:
         abort(404)
     form = PostForm(obj=post)

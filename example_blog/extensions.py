@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import url_for
+from flask import redirect, request, session, url_for
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_linkback import Linkback, PostInfo
@@ -45,3 +45,11 @@ def describe_post(post) -> PostInfo:
         comments_open=post.comments_open,
         public=post.is_published,
     )
+
+
+@linkback.admin_check
+def may_moderate():
+    """The blog's admin may use the linkback admin pages; anyone else is sent to log in."""
+    if session.get("admin") is True:
+        return True
+    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))

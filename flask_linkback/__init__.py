@@ -6,15 +6,22 @@ from .host import HostNotConfigured, PostInfo
 from .inbound.receive import Reason, Refusal
 from .inbound.rules import Candidate, Verdict
 from .models import Kind, Status
+from .settings import DiscussionSettings, current_settings
 from .signals import (
     linkback_approved,
+    linkback_deleted,
+    linkback_held,
     linkback_received,
     linkback_refused,
     linkback_spammed,
+    ping_failed,
+    ping_sent,
+    settings_changed,
 )
 
 __all__ = [
     "Candidate",
+    "DiscussionSettings",
     "HostNotConfigured",
     "Kind",
     "Linkback",
@@ -24,8 +31,14 @@ __all__ = [
     "Status",
     "Verdict",
     "__version__",
+    "current_settings",
     "linkback_approved",
+    "linkback_deleted",
+    "linkback_held",
     "linkback_received",
     "linkback_refused",
     "linkback_spammed",
+    "ping_failed",
+    "ping_sent",
+    "settings_changed",
 ]

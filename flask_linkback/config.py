@@ -44,6 +44,22 @@ def _hosts(value: Any) -> bool:
     return isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(h, str) for h in value)
 
 
+def _rate_limits(value: Any) -> bool:
+    from limits import parse_many
+
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        parse_many(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _storage_uri(value: Any) -> bool:
+    return isinstance(value, str) and "://" in value
+
+
 #: key -> (default, check, what a valid value looks like)
 DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_XMLRPC_URL": ("/xmlrpc", _url_path, "a URL path starting with /"),
@@ -68,6 +84,25 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
                             '"all", "new-sources" or "none"'),
     "LINKBACK_SELF_PINGS": ("approved", _choice("approved", "pending", "off"),
                             '"approved", "pending" or "off"'),
+    # Discussion settings: defaults for what the admin form stores in the database.
+    "LINKBACK_PINGS_OPEN_DEFAULT": (True, _bool, "True or False"),
+    "LINKBACK_NOTIFY_LINKED_BLOGS": (True, _bool, "True or False"),
+    "LINKBACK_BLOCKED_HOSTS": ((), _hosts, "a list of host names or IP addresses"),
+    "LINKBACK_BLOCKED_WORDS": ((), _hosts, "a list of words or phrases"),
+    "LINKBACK_TRUSTED_HOSTS": ((), _hosts, "a list of host names"),
+    "LINKBACK_MAX_LINKS": (100, _non_negative_int, "a whole number >= 0 (0: no limit)"),
+    "LINKBACK_LINK_LIST_MIN_LINKS": (8, _positive_int, "a whole number > 0"),
+    # The admin pages.
+    "LINKBACK_ADMIN_URL_PREFIX": ("/linkback-admin", _url_path, "a URL path starting with /"),
+    "LINKBACK_ADMIN_PAGE_SIZE": (50, _positive_int, "a whole number > 0"),
+    # Rate limits on the Pingback and TrackBack endpoints.
+    "LINKBACK_RATELIMIT_ENABLED": (True, _bool, "True or False"),
+    "LINKBACK_RATELIMIT_PER_IP": ("60/minute;600/hour", _rate_limits,
+                                  'rate limits such as "60/minute;600/hour"'),
+    "LINKBACK_RATELIMIT_PER_SOURCE_HOST": ("30/minute;300/hour", _rate_limits,
+                                           'rate limits such as "30/minute;300/hour"'),
+    "LINKBACK_RATELIMIT_STORAGE_URI": ("memory://", _storage_uri,
+                                       'a storage URI such as "memory://" or "redis://host:6379"'),
 }
 
 

@@ -27,6 +27,8 @@ class Linkback:
         self.db = db
         self.callbacks = HostCallbacks()
         self.extra_rules: list[Callable[..., Any]] = []
+        self.spam_checker: Callable[..., Any] | None = None
+        self.admin_checker: Callable[[], Any] | None = None
         if app is not None:
             self.init_app(app, db)
 
@@ -46,7 +48,7 @@ class Linkback:
             self.db = db
         _config.set_defaults(app.config)
         _config.validate(app.config)
-        app.extensions["linkback"] = LinkbackState(self, db)
+        app.extensions["linkback"] = LinkbackState(self, db, app.config)
         blueprint = make_blueprint(app.config)
         app.register_blueprint(blueprint)
         # Pings come from other sites and carry no CSRF token. Flask-WTF's
@@ -55,6 +57,9 @@ class Linkback:
         if csrf is not None:
             csrf.exempt(blueprint)
         app.add_template_global(linkbacks_for, "linkbacks_for")
+        from .admin import make_admin_blueprint
+
+        app.register_blueprint(make_admin_blueprint(app.config))
         app.after_request(_advertise_header)
         app.cli.add_command(linkback_cli)
 
@@ -86,6 +91,24 @@ class Linkback:
         self.extra_rules.append(callback)
         return callback
 
+    def spam_check(self, callback: F) -> F:
+        """Register an external spam service ``(Candidate) -> bool | str | None`` (off by default).
+
+        Return True, or a reason string, to mark the ping as spam. An exception
+        holds the ping for moderation instead of losing it.
+        """
+        self.spam_checker = callback
+        return callback
+
+    def admin_check(self, callback: F) -> F:
+        """Register ``() -> bool | Response``: may this request use the admin pages?
+
+        Deny by default: with no callback every admin page answers 403. Return
+        a response (a redirect to the host's login page) to send it instead.
+        """
+        self.admin_checker = callback
+        return callback
+
     # Request-time helpers -------------------------------------------------------
 
     def advertise(self, post: Any) -> None:
@@ -113,6 +136,29 @@ class Linkback:
             signals.linkback_approved.send(app, linkback=linkback)
         elif status == Status.SPAM:
             signals.linkback_spammed.send(app, linkback=linkback)
+        else:
+            signals.linkback_held.send(app, linkback=linkback)
+
+    def delete(self, linkback: Any) -> None:
+        """Delete one stored linkback for good, and send ``linkback_deleted``."""
+        from flask import current_app
+
+        session = current_state().db.session
+        session.delete(linkback)
+        session.commit()
+        signals.linkback_deleted.send(current_app._get_current_object(), linkback=linkback)
+
+    def pending_count(self) -> int:
+        """How many linkbacks wait for moderation (one query); for the host's navigation."""
+        from .admin.views import pending_count
+
+        return pending_count()
+
+    def settings(self) -> Any:
+        """The Discussion settings in force (see ``settings.py``); for hosts and templates."""
+        from .settings import current_settings
+
+        return current_settings()
 
 
 def _advertise_header(response: Response) -> Response:

@@ -14,3 +14,13 @@ linkback_approved = _signals.signal("linkback-approved")
 linkback_spammed = _signals.signal("linkback-spammed")
 #: An incoming ping was refused. Keywords: ``kind``, ``source``, ``target``, ``reason``.
 linkback_refused = _signals.signal("linkback-refused")
+#: A linkback was put back in the moderation queue (restored from spam, unapproved). ``linkback``.
+linkback_held = _signals.signal("linkback-held")
+#: A linkback was deleted by an admin. Keyword: ``linkback`` (no longer in the database).
+linkback_deleted = _signals.signal("linkback-deleted")
+#: The Discussion settings were saved. Keyword: ``settings`` (a DiscussionSettings).
+settings_changed = _signals.signal("settings-changed")
+#: An outgoing ping was delivered. Keywords: ``source``, ``target``, ``kind``.
+ping_sent = _signals.signal("ping-sent")
+#: An outgoing ping failed. Keywords: ``source``, ``target``, ``kind``, ``error``.
+ping_failed = _signals.signal("ping-failed")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
+from . import config as _config
 from .host import HostCallbacks
 from .models import Models, define_models
 
 if TYPE_CHECKING:
     from .extension import Linkback
+    from .inbound.ratelimit import RateLimits
     from .inbound.rules import Rule
     from .inbound.verify import SourceCache
 
@@ -18,15 +21,20 @@ if TYPE_CHECKING:
 class LinkbackState:
     """What one app's requests need: the host's db, the models, the host callbacks, caches."""
 
-    def __init__(self, extension: "Linkback", db: Any) -> None:
+    def __init__(self, extension: "Linkback", db: Any, config: Mapping[str, Any] | None = None) -> None:
+        from .inbound.ratelimit import RateLimits
         from .inbound.rules import DEFAULT_RULES
         from .inbound.verify import SourceCache
+        from .settings import define_settings_model
 
         self.extension = extension
         self.db = db
         self.models: Models = define_models(db)
         self.source_cache: SourceCache = SourceCache()
         self._default_rules: list[Rule] = list(DEFAULT_RULES)
+        self.rate_limits: RateLimits = RateLimits(config if config is not None else {
+            key: default for key, (default, _, _) in _config.DEFAULTS.items()})
+        define_settings_model(db)
 
     @property
     def rules(self) -> list[Rule]:

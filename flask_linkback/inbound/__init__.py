@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint
 
 from . import pingback, trackback
+from .ratelimit import limit_by_ip
 
 
 def make_blueprint(config: Mapping[str, Any]) -> Blueprint:
@@ -17,4 +18,5 @@ def make_blueprint(config: Mapping[str, Any]) -> Blueprint:
                     methods=["GET", "POST"])
     bp.add_url_rule(config["LINKBACK_TRACKBACK_URL"].rstrip("/") + "/<post_id>", "trackback",
                     trackback.trackback_endpoint, methods=["GET", "POST"])
+    bp.before_request(limit_by_ip)
     return bp

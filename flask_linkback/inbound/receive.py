@@ -144,6 +144,9 @@ def _receive(intake: Intake, post: Any | None) -> Any:
     local_post = state.callbacks.resolve(strip_fragment(source)) if is_local_url(source) else None
     if local_post is not None and config["LINKBACK_SELF_PINGS"] == "off":
         raise Refusal(Reason.ACCESS_DENIED, "linkbacks between this site's own posts are turned off")
+    if local_post is None:
+        # Before any fetch: a flood of pings naming one host costs us nothing.
+        state.rate_limits.check_source_host((urlsplit(source).hostname or "").lower())
 
     targets = (target, info.url)
     evidence: Evidence | None = None
@@ -160,6 +163,9 @@ def _receive(intake: Intake, post: Any | None) -> Any:
         evidence=evidence,
         local_source=local_post is not None,
         sender_ip=intake.sender_ip,
+        title=(intake.title or "").strip(),
+        excerpt=(intake.excerpt or "").strip(),
+        blog_name=(intake.blog_name or "").strip(),
     )
     verdict = rules.moderate(candidate, state.rules)
 

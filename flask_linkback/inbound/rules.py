@@ -1,19 +1,25 @@
 """Moderation rules: small, named, each returning a verdict with a reason or passing.
 
-Rules run in order and the first verdict wins. The host may put its own in
-front with ``@linkback.rule``; spam rules belong before the approving ones.
+Rules run in order and the first verdict wins; the reason is what the admin
+sees in the moderation queue. The host may put its own in front with
+``@linkback.rule``. The order: spam rules first (blocklists, the external
+spam service), then this site's own pings, then the rules that hold
+suspicious pings (too many links, link lists), then the settings that hold
+or approve the rest. The Discussion settings are read at request time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
 from ..host import PostInfo
+from ..html import collapse_ws
 from ..models import Kind, Status
+from ..settings import current_settings
 from ..state import current_state
 
 if TYPE_CHECKING:
@@ -31,6 +37,10 @@ class Candidate:
     evidence: "Evidence | None"
     local_source: bool
     sender_ip: str | None
+    #: What the sender said about the source (TrackBack's fields; empty for Pingback).
+    title: str = ""
+    excerpt: str = ""
+    blog_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,27 +52,146 @@ class Verdict:
 Rule = Callable[[Candidate], Verdict | None]
 
 
+def blocked_host(candidate: Candidate) -> Verdict | None:
+    """A source host (or a parent domain of it) or sender IP on the blocklist is spam."""
+    blocked = current_settings().blocked_hosts
+    host = candidate.source_host.lower()
+    for entry in blocked:
+        if host == entry or host.endswith("." + entry):
+            return Verdict(Status.SPAM, f"the source host {host} is on the blocklist ({entry})")
+        if candidate.sender_ip and candidate.sender_ip == entry:
+            return Verdict(Status.SPAM, f"the sender IP {entry} is on the blocklist")
+    return None
+
+
+def blocked_word(candidate: Candidate) -> Verdict | None:
+    """A blocklisted word in the source URL, its title, the sender's text or the page is spam."""
+    words = current_settings().blocked_words
+    if not words:
+        return None
+    evidence = candidate.evidence
+    haystack = " ".join((
+        candidate.source_url, candidate.title, candidate.excerpt, candidate.blog_name,
+        (evidence.title or "") if evidence else "",
+        evidence.document.text if evidence else "",
+    )).lower()
+    for word in words:
+        if word in haystack:
+            return Verdict(Status.SPAM, f"the source contains the blocklisted word {word!r}")
+    return None
+
+
+def spam_service(candidate: Candidate) -> Verdict | None:
+    """Ask the host's spam service (``@linkback.spam_check``), when one is registered.
+
+    The callback returns True (or a reason string) for spam, False or None
+    otherwise. A service that fails holds the ping rather than losing it.
+    """
+    check = current_state().extension.spam_checker
+    if check is None:
+        return None
+    try:
+        answer = check(candidate)
+    except Exception as error:  # a third-party service: never let it break intake
+        current_app.logger.warning("the spam service failed: %r", error)
+        return Verdict(Status.PENDING, "the spam service could not be asked: held for moderation")
+    if answer is True:
+        return Verdict(Status.SPAM, "the spam service says this is spam")
+    if isinstance(answer, str) and answer:
+        return Verdict(Status.SPAM, f"the spam service says: {answer}")
+    return None
+
+
 def own_site(candidate: Candidate) -> Verdict | None:
-    """A blog's pings to its own posts never wait for approval (unless configured to)."""
+    """A blog's pings to its own posts never wait for approval (unless the settings say so)."""
     if not candidate.local_source:
         return None
-    if current_app.config["LINKBACK_SELF_PINGS"] == "pending":
-        return Verdict(Status.PENDING, "a link from this site's own post (held by LINKBACK_SELF_PINGS)")
+    if not current_settings().approve_own:
+        return Verdict(Status.PENDING, "a link from this site's own post (own pings are held)")
     return Verdict(Status.APPROVED, "a link from this site's own post")
 
 
+def too_many_links(candidate: Candidate) -> Verdict | None:
+    """A source page with more links than the max-links setting is held."""
+    limit = current_settings().max_links
+    if not limit or candidate.evidence is None:
+        return None
+    count = len(candidate.evidence.document.http_links())
+    if count > limit:
+        return Verdict(Status.PENDING, f"the source has {count} links (more than {limit})")
+    return None
+
+
+#: Characters of the block's own text (outside links) below which a linked block is "bare".
+LINK_LIST_PROSE_CHARS = 40
+
+
+def link_list(candidate: Candidate) -> Verdict | None:
+    """Hold a source that only lists the link among many others, with no prose of its own.
+
+    As copy-pasted lists of prompt responses are: the link sits in a block
+    (a list item, a paragraph) with hardly any text besides link text, that
+    block's container holds many such links, and the page as a whole is
+    mostly link text.
+    """
+    evidence = candidate.evidence
+    if evidence is None or evidence.link is None:
+        return None
+    document = evidence.document
+    block = _block_of(evidence.link.element)
+    if _own_prose(block) >= LINK_LIST_PROSE_CHARS:
+        return None
+    container = block.getparent() if block.getparent() is not None else block
+    neighbours = sum(1 for _ in container.iter("a"))
+    minimum = current_app.config["LINKBACK_LINK_LIST_MIN_LINKS"]
+    if neighbours < minimum:
+        return None
+    if document.text_length and document.link_text_length * 2 < document.text_length:
+        return None
+    return Verdict(Status.PENDING, f"a link list: the source lists this link among {neighbours} "
+                                   "links with no text of its own around it")
+
+
+_BLOCK_TAGS = frozenset({"p", "li", "dd", "dt", "td", "th", "blockquote", "figcaption", "pre",
+                         "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main",
+                         "body"})
+
+
+def _block_of(element: Any) -> Any:
+    while element.getparent() is not None and element.tag not in _BLOCK_TAGS:
+        element = element.getparent()
+    return element
+
+
+def _own_prose(block: Any) -> int:
+    """Characters of ``block``'s visible text that are not inside a link."""
+    total = len(collapse_ws(block.text_content()))
+    linked = sum(len(collapse_ws(a.text_content())) for a in block.iter("a"))
+    return max(total - linked, 0)
+
+
 def moderation_setting(candidate: Candidate) -> Verdict | None:
-    """LINKBACK_MODERATION="all" holds everything; "none" approves everything that verified."""
-    mode = current_app.config["LINKBACK_MODERATION"]
-    if mode == "all":
+    """"Hold all pings" holds everything; LINKBACK_MODERATION="none" approves what verified."""
+    if current_settings().hold_all:
         return Verdict(Status.PENDING, "every linkback is held for moderation")
-    if mode == "none":
+    if current_app.config["LINKBACK_MODERATION"] == "none":
         return Verdict(Status.APPROVED, "moderation is off")
     return None
 
 
-def trusted_source(candidate: Candidate) -> Verdict | None:
-    """A site with a linkback approved before is trusted (WordPress's 'previously approved')."""
+def trusted_host(candidate: Candidate) -> Verdict | None:
+    """A host the admin trusted ("trust this site") is approved."""
+    host = candidate.source_host.lower()
+    for entry in current_settings().trusted_hosts:
+        if host == entry or host.endswith("." + entry):
+            return Verdict(Status.APPROVED, f"{host} is a trusted site")
+    return None
+
+
+def previously_approved(candidate: Candidate) -> Verdict | None:
+    """A site with a linkback approved before is approved (WordPress's 'previously approved')."""
+    if not current_settings().approve_known_sources:
+        return None
     Linkback = current_state().models.IncomingLinkback
     approved = Linkback.query.filter_by(source_host=candidate.source_host, status=Status.APPROVED.value)
     if current_state().db.session.query(approved.exists()).scalar():
@@ -74,7 +203,10 @@ def new_source(candidate: Candidate) -> Verdict:
     return Verdict(Status.PENDING, f"first linkback from {candidate.source_host}: held for moderation")
 
 
-DEFAULT_RULES: tuple[Rule, ...] = (own_site, moderation_setting, trusted_source, new_source)
+DEFAULT_RULES: tuple[Rule, ...] = (
+    blocked_host, blocked_word, spam_service, own_site, too_many_links, link_list,
+    moderation_setting, trusted_host, previously_approved, new_source,
+)
 
 
 def moderate(candidate: Candidate, rules: Iterable[Rule]) -> Verdict:

@@ -13,9 +13,10 @@ import logging
 from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import Response, render_template, request, url_for
 
 from ..models import Kind, utcnow
+from ..settings import current_settings
 from ..state import current_state
 from .body import BodyTooLarge, read_body
 from .receive import Intake, Refusal, receive
@@ -68,11 +69,17 @@ def _trackback(post_id: str) -> Response:
         title=form.get("title"),
         excerpt=form.get("excerpt"),
         blog_name=form.get("blog_name"),
-        require_link=current_app.config["LINKBACK_TRACKBACK_REQUIRE_LINK"],
+        require_link=current_settings().trackback_require_link,
     )
     try:
         receive(intake, post)
     except Refusal as refusal:
+        from .ratelimit import RateLimited
+
+        if isinstance(refusal, RateLimited):
+            response = answer(refusal.message, 429)
+            response.headers["Retry-After"] = str(refusal.retry_after)
+            return response
         return answer(refusal.message)
     return answer()
 

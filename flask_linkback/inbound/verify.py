@@ -26,7 +26,7 @@ from ..fetch import (
     fetch,
 )
 from ..host import PostInfo
-from ..html import Document
+from ..html import Document, Link
 from ..state import current_state
 from ..urls import strip_fragment
 
@@ -41,6 +41,8 @@ class Evidence:
     title: str | None
     excerpt: str
     document: Document
+    #: The link to the target that verification found.
+    link: Link | None = None
 
 
 def fetch_limits() -> FetchLimits:
@@ -90,7 +92,7 @@ def verify_local(source: PostInfo, targets: Iterable[str]) -> Evidence:
     """Verify a ping from one of this site's own posts from its HTML, without HTTP."""
     document = Document(source.html or "", source.url)
     evidence = _evidence(document, targets, source.url)
-    return Evidence(source.url, source.title, evidence.excerpt, document)
+    return Evidence(source.url, source.title, evidence.excerpt, document, evidence.link)
 
 
 def _evidence(document: Document, targets: Iterable[str], final_url: str) -> Evidence:
@@ -100,7 +102,7 @@ def _evidence(document: Document, targets: Iterable[str], final_url: str) -> Evi
     if link is None:
         raise Refusal(Reason.NO_LINK, "the source URI does not contain a link to the target URI")
     excerpt = document.context(link, current_app.config["LINKBACK_EXCERPT_CHARS"])
-    return Evidence(final_url, document.title, excerpt, document)
+    return Evidence(final_url, document.title, excerpt, document, link)
 
 
 class SourceCache:

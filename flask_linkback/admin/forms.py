@@ -1,0 +1,134 @@
+"""The admin's forms (Flask-WTF, so every POST carries a CSRF token)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, TextAreaField
+from wtforms.validators import InputRequired, NumberRange, ValidationError
+
+from ..settings import DiscussionSettings
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MAX_LIST_ITEMS = 1000
+MAX_WORD_CHARS = 100
+
+
+def parse_host(text: str) -> str | None:
+    """A host name or IP address from what an admin typed (a bare host or a URL), or None."""
+    text = text.strip().lower()
+    if "://" in text:
+        text = urlsplit(text).hostname or ""
+    text = text.rstrip(".")
+    if not text:
+        return None
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        pass
+    try:
+        text = text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = text.split(".")
+    if len(text) > 253 or not all(_LABEL.match(label) for label in labels):
+        return None
+    return text
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class HostList(TextAreaField):
+    """One host per line; URLs are reduced to their host; shown back one per line."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = _lines(valuelist[0] if valuelist else "")
+
+    def pre_validate(self, form: Any) -> None:
+        hosts: list[str] = []
+        for line in self.data or []:
+            host = parse_host(line)
+            if host is None:
+                raise ValidationError(f"{line!r} is not a host name or IP address")
+            if host not in hosts:
+                hosts.append(host)
+        if len(hosts) > MAX_LIST_ITEMS:
+            raise ValidationError(f"at most {MAX_LIST_ITEMS} hosts")
+        self.data = hosts
+
+    def _value(self) -> str:
+        return "\n".join(self.data or [])
+
+
+class WordList(TextAreaField):
+    """One word or phrase per line, matched case-insensitively."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = [" ".join(line.lower().split()) for line in _lines(valuelist[0] if valuelist else "")]
+
+    def pre_validate(self, form: Any) -> None:
+        for word in self.data or []:
+            if len(word) > MAX_WORD_CHARS:
+                raise ValidationError(f"{word[:30]!r}… is longer than {MAX_WORD_CHARS} characters")
+        if len(self.data or []) > MAX_LIST_ITEMS:
+            raise ValidationError(f"at most {MAX_LIST_ITEMS} words")
+        self.data = list(dict.fromkeys(self.data or []))
+
+    def _value(self) -> str:
+        return "\n".join(self.data or [])
+
+
+class SettingsForm(FlaskForm):
+    """Settings > Discussion, for linkbacks. Field names are the DiscussionSettings fields."""
+
+    pings_open_default = BooleanField("Allow link notifications from other blogs (pingbacks and "
+                                      "trackbacks) on new posts")
+    notify_linked_blogs = BooleanField("Attempt to notify any blogs linked to from the post")
+    hold_all = BooleanField("Hold every linkback for moderation")
+    approve_own = BooleanField("Approve linkbacks from this site's own posts at once")
+    approve_known_sources = BooleanField("Approve linkbacks from sites that had one approved before")
+    trackback_require_link = BooleanField("A TrackBack's source must link to the post")
+    max_links = IntegerField("Hold a linkback whose source page has more than this many links "
+                             "(0: no limit)",
+                             validators=[InputRequired(message="a whole number is required"),
+                                         NumberRange(min=0, max=100_000)])
+    blocked_hosts = HostList("Blocked sites: linkbacks from these hosts (and their subdomains) or "
+                             "IP addresses are marked spam; one per line")
+    blocked_words = WordList("Blocked words: a linkback whose source contains one of these is "
+                             "marked spam; one per line")
+    trusted_hosts = HostList("Trusted sites: linkbacks from these hosts are approved at once; "
+                             "one per line")
+
+    @classmethod
+    def from_settings(cls, settings: DiscussionSettings) -> SettingsForm:
+        return cls(data={name: (list(value) if isinstance(value, tuple) else value)
+                         for name, value in vars(settings).items()})
+
+    def changes(self) -> dict[str, Any]:
+        """The validated values, ready for ``save_settings``."""
+        return {name: (tuple(field.data) if isinstance(field.data, list) else field.data)
+                for name, field in self._fields.items() if name != "csrf_token"}
+
+
+ACTIONS = {
+    "approve": "Approve",
+    "spam": "Mark as spam",
+    "restore": "Not spam: back to pending",
+    "unapprove": "Unapprove: back to pending",
+    "trust": "Approve and trust the site",
+    "delete": "Delete",
+}
+
+
+class ModerateForm(FlaskForm):
+    """One action on one or more linkbacks (a row's button, or the checkboxes and bulk menu)."""
+
+    action = SelectField("Action", choices=list(ACTIONS))
+    ids = SelectMultipleField("Linkbacks", coerce=int, validate_choice=False,
+                              validators=[InputRequired(message="select at least one linkback")])
