@@ -41,4 +41,6 @@ def describe_post(post) -> PostInfo:
         published_at=post.published_at,
         pings_open=post.pings_open and post.is_published,
         comments_open=post.comments_open,
+        trackback_to=tuple(line.strip() for line in (post.trackback_to or "").splitlines()
+                           if line.strip()),
     )

@@ -11,6 +11,8 @@ from .signals import (
     linkback_received,
     linkback_refused,
     linkback_spammed,
+    ping_failed,
+    ping_sent,
 )
 
 __all__ = [
@@ -28,4 +30,6 @@ __all__ = [
     "linkback_received",
     "linkback_refused",
     "linkback_spammed",
+    "ping_failed",
+    "ping_sent",
 ]

@@ -68,6 +68,20 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
                             '"all", "new-sources" or "none"'),
     "LINKBACK_SELF_PINGS": ("approved", _choice("approved", "pending", "off"),
                             '"approved", "pending" or "off"'),
+    # Outgoing pings (the outbox).
+    "LINKBACK_SEND_PINGS": (True, _bool, "True or False"),
+    "LINKBACK_BLOG_NAME": ("", lambda v: isinstance(v, str), "a string"),
+    "LINKBACK_SCHEDULER": (True, _bool, "True or False"),
+    "LINKBACK_OUTBOX_POLL_SECONDS": (15, lambda v: _positive_number(v) and v < 60,
+                                     "a number of seconds > 0 and < 60"),
+    "LINKBACK_OUTBOX_WORKERS": (64, _positive_int, "a whole number > 0"),
+    "LINKBACK_OUTBOX_HOST_CONCURRENCY": (2, _positive_int, "a whole number > 0"),
+    "LINKBACK_OUTBOX_MAX_ATTEMPTS": (8, _positive_int, "a whole number > 0"),
+    "LINKBACK_OUTBOX_RETRY_SECONDS": (60, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_OUTBOX_429_SPACING": (15, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_OUTBOX_CLAIM_TIMEOUT": (600, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_DISCOVERY_CACHE_SECONDS": (600, lambda v: _positive_number(v) or v == 0,
+                                         "a number of seconds >= 0"),
 }
 
 

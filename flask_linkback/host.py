@@ -45,6 +45,10 @@ class PostInfo:
     published_at: datetime | None = None
     pings_open: bool = True
     comments_open: bool = True
+    #: URLs the author asked to send TrackBacks to ("Send trackbacks to").
+    trackback_to: tuple[str, ...] = ()
+    #: Notify the blogs this post links to; None follows LINKBACK_SEND_PINGS.
+    send_pings: bool | None = None
 
 
 class HostNotConfigured(RuntimeError):

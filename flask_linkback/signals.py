@@ -14,3 +14,7 @@ linkback_approved = _signals.signal("linkback-approved")
 linkback_spammed = _signals.signal("linkback-spammed")
 #: An incoming ping was refused. Keywords: ``kind``, ``source``, ``target``, ``reason``.
 linkback_refused = _signals.signal("linkback-refused")
+#: An outgoing ping was delivered (or the receiver already had it). Keyword: ``ping``.
+ping_sent = _signals.signal("ping-sent")
+#: An outgoing ping failed for good. Keyword: ``ping``.
+ping_failed = _signals.signal("ping-failed")
