@@ -8,6 +8,7 @@ can be scripted per call, so tests can make a target fail then succeed.
 from __future__ import annotations
 
 import threading
+import time
 import xmlrpc.client
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Call:
     form: dict[str, list[str]] = field(default_factory=dict)
     content_type: str = ""
     user_agent: str = ""
+    at: float = field(default_factory=time.time)  # when it arrived (wall clock)
 
 
 class TargetBlog:

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context
+from flask import current_app
 
 from .. import signals
 from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
@@ -299,10 +299,11 @@ def deliver_local(source: str, target: str) -> Outcome:
 
 @contextlib.contextmanager
 def site_request(url: str) -> Iterator[None]:
-    """A request context on this site's origin, so ``url_for(_external=True)`` and host checks work."""
-    if has_request_context():
-        yield
-        return
+    """A request context on this site's origin, so ``url_for(_external=True)`` and host checks work.
+
+    Always a fresh one: the worker runs outside any request, and a context
+    left by someone else may belong to another host.
+    """
     parts = urlsplit(url)
     with current_app.test_request_context("/", base_url=f"{parts.scheme}://{parts.netloc}/"):
         yield
