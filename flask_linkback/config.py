@@ -74,7 +74,7 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_SCHEDULER": (True, _bool, "True or False"),
     "LINKBACK_OUTBOX_POLL_SECONDS": (15, lambda v: _positive_number(v) and v < 60,
                                      "a number of seconds > 0 and < 60"),
-    "LINKBACK_OUTBOX_WORKERS": (64, _positive_int, "a whole number > 0"),
+    "LINKBACK_OUTBOX_WORKERS": (100, _positive_int, "a whole number > 0"),
     "LINKBACK_OUTBOX_HOST_CONCURRENCY": (2, _positive_int, "a whole number > 0"),
     "LINKBACK_OUTBOX_MAX_ATTEMPTS": (8, _positive_int, "a whole number > 0"),
     "LINKBACK_OUTBOX_RETRY_SECONDS": (60, _positive_number, "a number of seconds > 0"),

@@ -197,7 +197,7 @@ def test_two_processes_draining_one_outbox_send_each_ping_once(blog, target_blog
         urls += [target.post(f"/p{i}") for i in range(6)]
     blog.add_post("many", body=links(*urls))
     publish(blog, "many")
-    env = _blog_env(blog.app)
+    env = _blog_env(blog.app, LINKBACK_OUTBOX_WORKERS=3)  # small claims: the two take turns
     env["FLASK_APP"] = "example_blog"
 
     runs = [subprocess.Popen([sys.executable, "-m", "flask", "linkback", "send"], cwd=ROOT, env=env,

@@ -40,7 +40,6 @@ from .outbox import runtime
 
 logger = logging.getLogger("flask_linkback")
 
-CLAIM_BATCH = 500
 MAX_BACKOFF = timedelta(days=1)
 _SKIP_LOCKED_DIALECTS = frozenset({"postgresql", "mysql", "mariadb", "oracle"})
 
@@ -79,8 +78,10 @@ def drain(*, now: datetime | None = None, progress: Callable[[Counter[str]], Non
     clock: Callable[[], datetime] = (lambda: now) if now is not None else runtime().clock
     drainer = _Drainer(worker_name(), clock, progress)
     drainer.reclaim_stale()
+    # Claim no more than the pool can send at once: other workers can take the rest.
+    batch = current_app.config["LINKBACK_OUTBOX_WORKERS"]
     while True:
-        ids = drainer.claim(CLAIM_BATCH)
+        ids = drainer.claim(batch)
         if not ids:
             return drainer.counts
         drainer.run(ids)
@@ -98,6 +99,7 @@ class _Drainer:
         self.session = self.state.db.session
         self.counts: Counter[str] = Counter()
         self.deferred: set[int] = set()
+        self.recorded: list[Any] = []
 
     # Claiming ---------------------------------------------------------------------
 
@@ -115,6 +117,7 @@ class _Drainer:
                            result.rowcount, cutoff)
 
     def claim(self, limit: int) -> list[int]:
+        """Mark up to ``limit`` due rows as ours and return their ids; no row is claimed twice."""
         Ping = self.Ping
         now = self.clock()
         due = sa.and_(Ping.status.in_(DUE_STATUSES), Ping.next_attempt_at <= now)
@@ -122,15 +125,18 @@ class _Drainer:
                       .order_by(Ping.next_attempt_at, Ping.id).limit(limit))
         claim = {"status": PingStatus.SENDING.value, "claimed_by": self.name, "claimed_at": now}
         if self.session.get_bind().dialect.name in _SKIP_LOCKED_DIALECTS:
+            # Rows another worker is claiming right now are skipped, not waited for.
             ids = list(self.session.execute(candidates.with_for_update(skip_locked=True)).scalars())
             if ids:
                 self.session.execute(sa.update(Ping).where(Ping.id.in_(ids)).values(**claim))
         else:
-            ids = []
-            for row_id in self.session.execute(candidates).scalars().all():
-                guarded = sa.update(Ping).where(Ping.id == row_id, due).values(**claim)
-                if self.session.execute(guarded).rowcount == 1:
-                    ids.append(row_id)
+            # One guarded UPDATE: the database serialises writers, and the status
+            # guard means a row another worker took first is not taken again.
+            self.session.execute(sa.update(Ping).where(Ping.id.in_(candidates.scalar_subquery()), due)
+                                 .values(**claim))
+            ids = list(self.session.execute(
+                sa.select(Ping.id).where(Ping.claimed_by == self.name,
+                                         Ping.status == PingStatus.SENDING.value)).scalars())
         self.session.commit()
         return ids
 
@@ -178,8 +184,9 @@ class _Drainer:
                 for future in done:
                     job = in_flight.pop(future)
                     active[job.host] -= 1
-                    self.record(job.id, future.result(),
+                    self.record(job.id, future.result(), commit=False,
                                 undispatched=[j.id for j in jobs if j.host == job.host])
+                self.commit()
 
     def job_for(self, row: Any) -> Job | Outcome:
         if row.protocol == Protocol.PINGBACK.value:
@@ -196,7 +203,9 @@ class _Drainer:
 
     # Recording --------------------------------------------------------------------
 
-    def record(self, row_id: int, delivery: Delivery, undispatched: list[int] | None = None) -> None:
+    def record(self, row_id: int, delivery: Delivery, undispatched: list[int] | None = None,
+               commit: bool = True) -> None:
+        """Write one result to its row; ``commit=False`` lets a batch of results share a commit."""
         row = self.session.get(self.Ping, row_id)
         if row is None:
             return
@@ -223,17 +232,25 @@ class _Drainer:
             else:
                 base = timedelta(seconds=self.config["LINKBACK_OUTBOX_RETRY_SECONDS"])
                 row.next_attempt_at = now + min(base * 2 ** (row.attempts - 1), MAX_BACKOFF)
+        self.recorded.append(row)
+        if commit:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit the recorded results, then log them and send the signals."""
         self.session.commit()
-        self.counts[row.status] += 1
-        log = logger.info if row.status in (PingStatus.SENT, PingStatus.SKIPPED) else logger.warning
-        log("outbox: %s %s -> %s: %s %s", row.protocol, row.source_url, row.target_url,
-            row.status, row.last_error)
+        rows, self.recorded = self.recorded, []
         app = current_app._get_current_object()
-        if row.status == PingStatus.SENT.value:
-            signals.ping_sent.send(app, ping=row)
-        elif row.status == PingStatus.FAILED.value:
-            signals.ping_failed.send(app, ping=row)
-        if self.progress is not None:
+        for row in rows:
+            self.counts[row.status] += 1
+            log = logger.info if row.status in (PingStatus.SENT, PingStatus.SKIPPED) else logger.warning
+            log("outbox: %s %s -> %s: %s %s", row.protocol, row.source_url, row.target_url,
+                row.status, row.last_error)
+            if row.status == PingStatus.SENT.value:
+                signals.ping_sent.send(app, ping=row)
+            elif row.status == PingStatus.FAILED.value:
+                signals.ping_failed.send(app, ping=row)
+        if rows and self.progress is not None:
             self.progress(self.counts)
 
     def space_host(self, row: Any, now: datetime, undispatched: list[int]) -> None:
