@@ -248,3 +248,21 @@ def test_two_example_blogs_ping_each_other_for_real(blog, tmp_path):
     assert stored.source_url == f"{other_server.url}/posts/reply"
     assert stored.title.startswith("A reply")
     assert "I agree with this post" in stored.excerpt
+
+
+def test_worker_command_sends_due_pings_from_a_separate_process(blog, target_blogs, tmp_path):
+    target = target_blogs()
+    blog.add_post("news", body=links(target.post("/a")))
+    publish(blog, "news")
+    env = _blog_env(blog.app, LINKBACK_OUTBOX_POLL_SECONDS=1)
+    env["FLASK_APP"] = "example_blog"
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "linkback", "worker"], cwd=ROOT,
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            assert target.wait_for_calls(1, timeout=30), "the worker sent nothing"
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=10) == 0
+    assert target.pingbacks() == [(blog.post_url("news"), target.url + "/a")]
+    assert "Outbox worker running" in (tmp_path / "worker.log").read_text()
