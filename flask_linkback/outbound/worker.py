@@ -148,10 +148,13 @@ class _Drainer:
             row = self.session.get(self.Ping, row_id)
             if row is None:
                 continue
-            if row.local:
-                self.record(row_id, Delivery(deliver_local(row.source_url, row.target_url)))
-                continue
-            job = self.job_for(row)
+            try:
+                job = (deliver_local(row.source_url, row.target_url) if row.local
+                       else self.job_for(row))
+            except Exception as error:  # a host callback failed: retry later, keep the log
+                self.session.rollback()
+                logger.exception("outbox: preparing ping %s failed", row_id)
+                job = Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}: {error}")
             if isinstance(job, Outcome):
                 self.record(row_id, Delivery(job))
             else:
