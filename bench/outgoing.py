@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -84,7 +86,12 @@ class Targets:
             process.wait(timeout=10)
 
 
-def drain_post(app: Any, slug: str, urls: list[str]) -> tuple[float, dict[str, int]]:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def drain_post(app: Any, slug: str, urls: list[str]) -> tuple[float, float, dict[str, int]]:
     from example_blog.extensions import db, linkback
     from example_blog.models import Post
     from flask_linkback.models import utcnow
@@ -95,17 +102,17 @@ def drain_post(app: Any, slug: str, urls: list[str]) -> tuple[float, dict[str, i
         db.session.add(post)
         db.session.commit()
         linkback.post_published(post)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         counts = linkback.send_pending()
-        return time.perf_counter() - start, counts
+        return time.perf_counter() - start, _cpu() - cpu, counts
 
 
 def run_case(app: Any, name: str, links: int, delay: float, page_delay: float) -> None:
     targets = Targets(links + 1, delay, page_delay)
     ports = targets.ports
     try:
-        single, single_counts = drain_post(app, f"{name}-one", [f"http://127.0.0.1:{ports[-1]}/post"])
-        many, counts = drain_post(app, f"{name}-many",
+        single, _, single_counts = drain_post(app, f"{name}-one", [f"http://127.0.0.1:{ports[-1]}/post"])
+        many, cpu, counts = drain_post(app, f"{name}-many",
                                   [f"http://127.0.0.1:{port}/post" for port in ports[:links]])
     finally:
         targets.stop()
@@ -118,6 +125,8 @@ def run_case(app: Any, name: str, links: int, delay: float, page_delay: float) -
     if page_delay:
         print(f"  ratio to the {floor * 1000:.0f} ms floor:        {many / floor:7.2f}x")
     print(f"  ratio to one ping alone:     {many / single:7.2f}x  (sent one by one: ~{links}x)")
+    print(f"  our CPU time while draining: {cpu * 1000:7.0f} ms  ({cpu / delay:.2f}x the {delay * 1000:.0f} ms;"
+          f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
 
 
 def main() -> None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import socket
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +33,7 @@ from .. import signals
 from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
-from ..models import Kind
+from ..models import Kind, utcnow
 from ..state import current_state
 from .deliver import Outcome, Result, send_pingback, send_trackback
 from .discover import DiscoveryCache, TargetGone, TargetUnavailable
@@ -41,6 +43,7 @@ from .outbox import runtime
 logger = logging.getLogger("flask_linkback")
 
 MAX_BACKOFF = timedelta(days=1)
+FLUSH_SECONDS = 0.25
 _SKIP_LOCKED_DIALECTS = frozenset({"postgresql", "mysql", "mariadb", "oracle"})
 
 
@@ -53,6 +56,9 @@ class Job:
     source: str
     target: str
     host: str
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    endpoint: str | None = None
     title: str = ""
     excerpt: str = ""
     blog_name: str = ""
@@ -99,7 +105,7 @@ class _Drainer:
         self.session = self.state.db.session
         self.counts: Counter[str] = Counter()
         self.deferred: set[int] = set()
-        self.recorded: list[Any] = []
+        self.pending: list[tuple[dict[str, Any], Job]] = []
 
     # Claiming ---------------------------------------------------------------------
 
@@ -143,24 +149,49 @@ class _Drainer:
     # Sending ----------------------------------------------------------------------
 
     def run(self, ids: list[int]) -> None:
+        """Send the claimed rows: local ones here, remote ones on the pool."""
+        Ping = self.Ping
+        rows = Ping.query.filter(Ping.id.in_(ids)).order_by(Ping.next_attempt_at, Ping.id).all()
+        snapshot = [(Job(row.id, row.protocol, row.source_url, row.target_url, row.target_host,
+                         attempts=row.attempts, next_attempt_at=row.next_attempt_at,
+                         endpoint=row.endpoint), row.local, row.post_id) for row in rows]
         jobs: deque[Job] = deque()
-        for row_id in ids:
-            row = self.session.get(self.Ping, row_id)
-            if row is None:
-                continue
+        for job, local, post_id in snapshot:
             try:
-                job = (deliver_local(row.source_url, row.target_url) if row.local
-                       else self.job_for(row))
+                prepared = (deliver_local(job.source, job.target) if local
+                            else self.prepare(job, post_id))
             except Exception as error:  # a host callback failed: retry later, keep the log
                 self.session.rollback()
-                logger.exception("outbox: preparing ping %s failed", row_id)
-                job = Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}: {error}")
-            if isinstance(job, Outcome):
-                self.record(row_id, Delivery(job))
+                logger.exception("outbox: preparing ping %s failed", job.id)
+                prepared = Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}: {error}")
+            if isinstance(prepared, Outcome):
+                self.record(job, Delivery(prepared))
             else:
-                jobs.append(job)
-        if not jobs:
-            return
+                jobs.append(prepared)
+        self.flush()
+        if jobs:
+            self.send(jobs)
+
+    def prepare(self, job: Job, post_id: str) -> Job | Outcome:
+        """A TrackBack needs the post's title and excerpt; read them while we hold the app."""
+        if job.protocol != Protocol.TRACKBACK.value:
+            return job
+        with site_request(job.source):
+            callbacks = self.state.callbacks
+            post = callbacks.load(post_id)
+            if post is None:
+                return Outcome(Result.PERMANENT, "the post no longer exists")
+            info = callbacks.describe(post)
+        blog_name = self.config["LINKBACK_BLOG_NAME"] or (urlsplit(job.source).hostname or "")
+        return replace(job, title=info.title, excerpt=info.excerpt, blog_name=blog_name)
+
+    def send(self, jobs: deque[Job]) -> None:
+        """Run the HTTP on the pool, at most ``per_host`` at once per host:port.
+
+        Results are written in batches (every FLUSH_SECONDS, and at the end):
+        under load each database round trip from this thread waits for the
+        interpreter lock behind the pool's threads.
+        """
         limits = fetch_limits()
         ttl = float(self.config["LINKBACK_DISCOVERY_CACHE_SECONDS"])
         cache = runtime().discovery
@@ -168,6 +199,8 @@ class _Drainer:
         per_host = self.config["LINKBACK_OUTBOX_HOST_CONCURRENCY"]
         active: Counter[str] = Counter()
         in_flight: dict[Future[Delivery], Job] = {}
+        finished: queue.SimpleQueue[Future[Delivery]] = queue.SimpleQueue()
+        last_flush = time.monotonic()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linkback-send") as pool:
             while jobs or in_flight:
                 waiting: deque[Job] = deque()
@@ -179,84 +212,82 @@ class _Drainer:
                         waiting.append(job)
                         continue
                     active[job.host] += 1
-                    in_flight[pool.submit(deliver, job, limits, cache, ttl)] = job
+                    future = pool.submit(deliver, job, limits, cache, ttl)
+                    in_flight[future] = job
+                    future.add_done_callback(finished.put)
                 jobs.extendleft(reversed(waiting))
                 if not in_flight:
                     break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                done = [finished.get()]
+                while not finished.empty():
+                    done.append(finished.get())
                 for future in done:
                     job = in_flight.pop(future)
                     active[job.host] -= 1
-                    self.record(job.id, future.result(), commit=False,
-                                undispatched=[j.id for j in jobs if j.host == job.host])
-                self.commit()
-
-    def job_for(self, row: Any) -> Job | Outcome:
-        if row.protocol == Protocol.PINGBACK.value:
-            return Job(row.id, row.protocol, row.source_url, row.target_url, row.target_host)
-        with site_request(row.source_url):
-            callbacks = self.state.callbacks
-            post = callbacks.load(row.post_id)
-            if post is None:
-                return Outcome(Result.PERMANENT, "the post no longer exists")
-            info = callbacks.describe(post)
-        blog_name = self.config["LINKBACK_BLOG_NAME"] or (urlsplit(row.source_url).hostname or "")
-        return Job(row.id, row.protocol, row.source_url, row.target_url, row.target_host,
-                   title=info.title, excerpt=info.excerpt, blog_name=blog_name)
+                    self.record(job, future.result(), undispatched=jobs)
+                if not in_flight or time.monotonic() - last_flush >= FLUSH_SECONDS:
+                    self.flush()
+                    last_flush = time.monotonic()
+        self.flush()
 
     # Recording --------------------------------------------------------------------
 
-    def record(self, row_id: int, delivery: Delivery, undispatched: list[int] | None = None,
-               commit: bool = True) -> None:
-        """Write one result to its row; ``commit=False`` lets a batch of results share a commit."""
-        row = self.session.get(self.Ping, row_id)
-        if row is None:
-            return
+    def record(self, job: Job, delivery: Delivery, undispatched: deque[Job] | None = None) -> None:
+        """Queue the row's new state; :meth:`flush` writes queued states in one statement."""
         outcome = delivery.outcome
         now = self.clock()
-        row.attempts += 1
-        endpoint = delivery.endpoint or row.endpoint
-        row.endpoint = endpoint[:2048] if endpoint else None
-        row.response = outcome.response
-        row.claimed_by = row.claimed_at = None
+        attempts = job.attempts + 1
+        endpoint = delivery.endpoint or job.endpoint
+        values: dict[str, Any] = {
+            "id": job.id, "attempts": attempts, "endpoint": endpoint[:2048] if endpoint else None,
+            "response": outcome.response, "claimed_by": None, "claimed_at": None,
+            "sent_at": None, "next_attempt_at": job.next_attempt_at, "updated_at": utcnow(),
+            "status": PingStatus.RETRY.value, "last_error": outcome.message[:500],
+        }
         if outcome.result == Result.SENT:
-            row.status, row.sent_at, row.last_error = PingStatus.SENT.value, now, ""
+            values.update(status=PingStatus.SENT.value, sent_at=now, last_error="")
         elif outcome.result == Result.UNSUPPORTED:
-            row.status, row.last_error = PingStatus.SKIPPED.value, outcome.message[:500]
+            values.update(status=PingStatus.SKIPPED.value)
         elif outcome.result == Result.PERMANENT:
-            row.status, row.last_error = PingStatus.FAILED.value, outcome.message[:500]
-        elif row.attempts >= self.config["LINKBACK_OUTBOX_MAX_ATTEMPTS"]:
-            row.status = PingStatus.FAILED.value
-            row.last_error = f"gave up after {row.attempts} attempts: {outcome.message}"[:500]
-        else:
-            row.status, row.last_error = PingStatus.RETRY.value, outcome.message[:500]
-            if outcome.result == Result.RATE_LIMITED:
-                self.space_host(row, now, undispatched or [])
-            else:
-                base = timedelta(seconds=self.config["LINKBACK_OUTBOX_RETRY_SECONDS"])
-                row.next_attempt_at = now + min(base * 2 ** (row.attempts - 1), MAX_BACKOFF)
-        self.recorded.append(row)
-        if commit:
-            self.commit()
+            values.update(status=PingStatus.FAILED.value)
+        elif attempts >= self.config["LINKBACK_OUTBOX_MAX_ATTEMPTS"]:
+            values.update(status=PingStatus.FAILED.value,
+                          last_error=f"gave up after {attempts} attempts: {outcome.message}"[:500])
+        elif outcome.result == Result.TRANSIENT:
+            base = timedelta(seconds=self.config["LINKBACK_OUTBOX_RETRY_SECONDS"])
+            values.update(next_attempt_at=now + min(base * 2 ** (attempts - 1), MAX_BACKOFF))
+        self.pending.append((values, job))
+        if outcome.result == Result.RATE_LIMITED and values["status"] == PingStatus.RETRY.value:
+            self.flush()
+            mine = [j.id for j in (undispatched or ()) if j.host == job.host]
+            self.space_host(job, now, mine)
 
-    def commit(self) -> None:
-        """Commit the recorded results, then log them and send the signals."""
+    def flush(self) -> None:
+        """Write the queued results, commit, then log them and send the signals."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        self.session.execute(sa.update(self.Ping), [values for values, _ in pending])
         self.session.commit()
-        rows, self.recorded = self.recorded, []
         app = current_app._get_current_object()
-        for row in rows:
-            self.counts[row.status] += 1
-            log = logger.info if row.status in (PingStatus.SENT, PingStatus.SKIPPED) else logger.warning
-            log("outbox: %s %s -> %s: %s %s", row.protocol, row.source_url, row.target_url,
-                row.status, row.last_error)
-            if row.status == PingStatus.SENT.value:
+        want_rows = bool(signals.ping_sent.receivers or signals.ping_failed.receivers)
+        rows = ({row.id: row for row in self.Ping.query.filter(
+            self.Ping.id.in_([values["id"] for values, _ in pending]))} if want_rows else {})
+        for values, job in pending:
+            status = values["status"]
+            self.counts[status] += 1
+            log = logger.info if status in (PingStatus.SENT, PingStatus.SKIPPED) else logger.warning
+            log("outbox: %s %s -> %s: %s %s", job.protocol, job.source, job.target, status,
+                values["last_error"])
+            row = rows.get(job.id)
+            if row is not None and status == PingStatus.SENT.value:
                 signals.ping_sent.send(app, ping=row)
-            elif row.status == PingStatus.FAILED.value:
+            elif row is not None and status == PingStatus.FAILED.value:
                 signals.ping_failed.send(app, ping=row)
-        if rows and self.progress is not None:
+        if self.progress is not None:
             self.progress(self.counts)
 
-    def space_host(self, row: Any, now: datetime, undispatched: list[int]) -> None:
+    def space_host(self, job: Job, now: datetime, undispatched: list[int]) -> None:
         """After a 429, line up every due ping to that host at least the spacing apart.
 
         WordPress refuses a second ping from one sender within 15 s; sending
@@ -266,17 +297,18 @@ class _Drainer:
         spacing = timedelta(seconds=self.config["LINKBACK_OUTBOX_429_SPACING"])
         mine = sa.and_(Ping.status == PingStatus.SENDING.value, Ping.claimed_by == self.name,
                        Ping.id.in_(undispatched or [-1]))
-        others = (Ping.query.filter(Ping.target_host == row.target_host, Ping.id != row.id,
+        others = (Ping.query.filter(Ping.target_host == job.host, Ping.id != job.id,
                                     sa.or_(Ping.status.in_(DUE_STATUSES), mine))
                   .order_by(Ping.next_attempt_at, Ping.id).all())
         slot = now + spacing
-        row.next_attempt_at = slot
+        self.session.get(Ping, job.id).next_attempt_at = slot
         for other in others:
             slot = max(slot + spacing, other.next_attempt_at)
             other.next_attempt_at = slot
             if other.status == PingStatus.SENDING.value:
                 other.status, other.claimed_by, other.claimed_at = PingStatus.RETRY.value, None, None
                 self.deferred.add(other.id)
+        self.session.commit()
 
 
 def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float) -> Delivery:
