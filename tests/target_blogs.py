@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from flask import Flask, Response, request
-
 from conftest import LiveServer
+from flask import Flask, Response, request
 
 OK = "ok"
 
@@ -75,8 +74,8 @@ class TargetBlog:
             headers["X-Pingback"] = self.url + endpoint
         elif discovery == "link":
             head = f'<link rel="pingback" href="{endpoint}">'
-        self.pages[path] = (f"<!doctype html><html><head><title>{path}</title>{head}</head>"
-                            f"<body><p>A post at {path}.</p></body></html>", headers)
+        self.pages[path] = ((f"<!doctype html><html><head><title>{path}</title>{head}</head>"
+                            f"<body><p>A post at {path}.</p></body></html>"), headers)
         return self.url + path
 
     def pingbacks(self) -> list[tuple[Any, ...]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
-
-from flask_linkback.models import utcnow
 from outbound_helpers import drain, links, outbox, publish
 from target_blogs import fault, http, trackback_error
+
+from flask_linkback.models import utcnow
 
 
 def test_trackback_sends_exactly_the_form_fields_wordpress_reads(blog, target_blogs):
@@ -161,7 +162,7 @@ def test_429_spaces_the_pings_to_that_host_at_least_15_seconds_apart(blog, targe
     assert rows[elsewhere].status == "sent"  # other hosts are not held back
     times = sorted(rows[url].next_attempt_at for url in urls)
     assert times[0] >= t0 + timedelta(seconds=15)
-    assert all(b - a >= timedelta(seconds=15) for a, b in zip(times, times[1:]))
+    assert all(b - a >= timedelta(seconds=15) for a, b in itertools.pairwise(times))
     assert all(rows[url].status == "retry" for url in urls)
 
     flooded.answers = []

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import lxml.html
 import pytest
+from outbound_helpers import drain
 
 from flask_linkback.models import utcnow
-from outbound_helpers import drain
 
 
 @pytest.fixture

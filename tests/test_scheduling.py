@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from outbound_helpers import drain, links, outbox, publish
 
 from example_blog import create_app
 from example_blog.extensions import db as blog_db
 from example_blog.extensions import linkback
 from flask_linkback.models import utcnow
 from flask_linkback.outbound.worker import _Drainer, worker_name
-from outbound_helpers import drain, links, outbox, publish
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -266,3 +266,42 @@ def test_worker_command_sends_due_pings_from_a_separate_process(blog, target_blo
             assert worker.wait(timeout=10) == 0
     assert target.pingbacks() == [(blog.post_url("news"), target.url + "/a")]
     assert "Outbox worker running" in (tmp_path / "worker.log").read_text()
+
+
+def test_publishing_wakes_the_scheduler_instead_of_waiting_for_the_next_poll(app_config, request,
+                                                                              target_blogs):
+    app_config["LINKBACK_OUTBOX_POLL_SECONDS"] = 59
+    blog = request.getfixturevalue("blog")
+    target = target_blogs()
+    blog.add_post("now", body=links(target.post("/a")))
+    linkback.start_scheduler(blog.app)
+    try:
+        publish(blog, "now")
+        assert target.wait_for_calls(1, timeout=15), "the ping waited for the next poll"
+    finally:
+        linkback.stop_scheduler(blog.app)
+
+
+def _app(tmp_path: Path, **config: Any) -> Any:
+    return create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/s.db",
+                       "LINKBACK_OUTBOX_POLL_SECONDS": 30, **config})
+
+
+def test_scheduler_starts_with_the_app_unless_configured_off_or_testing(tmp_path):
+    import click
+
+    started = _app(tmp_path)
+    try:
+        assert started.extensions["linkback"].outbox.scheduler.running
+    finally:
+        linkback.stop_scheduler(started)
+    assert _app(tmp_path, LINKBACK_SCHEDULER=False).extensions["linkback"].outbox.scheduler is None
+    assert _app(tmp_path, TESTING=True).extensions["linkback"].outbox.scheduler is None
+    with click.Context(click.Command("send"), info_name="flask"):  # loaded for `flask linkback send`
+        assert _app(tmp_path).extensions["linkback"].outbox.scheduler is None
+
+
+@pytest.mark.parametrize("value", [60, 0, "15"])
+def test_poll_interval_must_be_under_a_minute(tmp_path, value):
+    with pytest.raises(ValueError, match="LINKBACK_OUTBOX_POLL_SECONDS must be a number of seconds"):
+        _app(tmp_path, LINKBACK_OUTBOX_POLL_SECONDS=value, LINKBACK_SCHEDULER=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -44,12 +44,12 @@ def start(app: Flask) -> BackgroundScheduler:
         if runtime.scheduler is not None:
             return runtime.scheduler
         scheduler = BackgroundScheduler(
-            timezone=timezone.utc,
+            timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         scheduler.add_job(_drain, "interval", args=[app], id=POLL_JOB,
                           seconds=app.config["LINKBACK_OUTBOX_POLL_SECONDS"],
-                          next_run_time=datetime.now(timezone.utc))
+                          next_run_time=datetime.now(UTC))
         scheduler.start()
         runtime.scheduler = scheduler
         atexit.register(_shutdown, scheduler)
@@ -71,8 +71,8 @@ def wake(app: Flask, due: datetime) -> None:
     scheduler = app.extensions["linkback"].outbox.scheduler
     if scheduler is None or not scheduler.running:
         return
-    run_at = due.replace(tzinfo=timezone.utc)
-    now = datetime.now(timezone.utc)
+    run_at = due.replace(tzinfo=UTC)
+    now = datetime.now(UTC)
     try:
         if run_at <= now:
             scheduler.modify_job(POLL_JOB, next_run_time=now)
