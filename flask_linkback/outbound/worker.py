@@ -5,8 +5,9 @@ PostgreSQL, a guarded ``UPDATE ... WHERE status IN (due)`` checked by its
 row count elsewhere), so several processes draining one outbox send each
 ping once. HTTP runs on a bounded thread pool, at most
 LINKBACK_OUTBOX_HOST_CONCURRENCY at a time per receiving ``host:port``; the
-database is touched only from the draining thread. A claim older than
-LINKBACK_OUTBOX_CLAIM_TIMEOUT belongs to a worker that died and is retried.
+database is touched only from the draining thread. A live drain renews its
+claims as it records results; a claim older than LINKBACK_OUTBOX_CLAIM_TIMEOUT
+belongs to a worker that died and is retried.
 """
 
 from __future__ import annotations
@@ -267,7 +268,13 @@ class _Drainer:
         if not self.pending:
             return
         pending, self.pending = self.pending, []
-        self.session.execute(sa.update(self.Ping), [values for values, _ in pending])
+        Ping = self.Ping
+        self.session.execute(sa.update(Ping), [values for values, _ in pending])
+        # Renew our remaining claims, so a long drain is not taken for a dead one.
+        self.session.execute(sa.update(Ping)
+                             .where(Ping.claimed_by == self.name,
+                                    Ping.status == PingStatus.SENDING.value)
+                             .values(claimed_at=self.clock()))
         self.session.commit()
         app = current_app._get_current_object()
         want_rows = bool(signals.ping_sent.receivers or signals.ping_failed.receivers)
