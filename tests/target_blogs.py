@@ -56,6 +56,8 @@ class TargetBlog:
         self.answers: list[Callable[[], Response] | str] = []
         self.pages: dict[str, tuple[str, dict[str, str]]] = {}
         self.delay = 0.0
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most pings this blog was handling at once
         self._changed = threading.Condition()
         self._hold = threading.Event()
 
@@ -87,10 +89,14 @@ class TargetBlog:
             return self._changed.wait_for(lambda: len(self.calls) >= count, timeout)
 
     def _record(self, call: Call) -> Response:
-        answer = self.answers.pop(0) if self.answers else OK
+        with self._changed:
+            answer = self.answers.pop(0) if self.answers else OK
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
         if self.delay:
             self._hold.wait(self.delay)
         with self._changed:
+            self.in_flight -= 1
             self.calls.append(call)
             self._changed.notify_all()
         if callable(answer):

@@ -174,3 +174,66 @@ def test_429_spaces_the_pings_to_that_host_at_least_15_seconds_apart(blog, targe
     assert sent == 3
     assert sorted(p[1] for p in flooded.pingbacks()[-3:]) == sorted(urls)
     assert {row.status for row in outbox(blog, "news").values()} == {"sent"}
+
+
+def test_pings_to_one_site_are_limited_per_host_while_other_sites_go_in_parallel(app_config, request,
+                                                                               target_blogs):
+    app_config["LINKBACK_OUTBOX_HOST_CONCURRENCY"] = 2
+    blog = request.getfixturevalue("blog")
+    busy, others = target_blogs(), [target_blogs() for _ in range(3)]
+    for target in (busy, *others):
+        target.delay = 0.2
+    urls = [busy.post(f"/p{i}") for i in range(6)] + [t.post("/x") for t in others]
+    blog.add_post("news", body=links(*urls))
+    publish(blog, "news")
+
+    assert drain(blog) == {"sent": 9}
+    assert busy.most_in_flight == 2
+    assert len(busy.pingbacks()) == 6
+    assert all(len(t.pingbacks()) == 1 for t in others)
+
+
+def test_xml_bomb_in_a_pingback_answer_is_refused_and_retried_later(blog, target_blogs):
+    bomb = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            "<methodResponse><params><param><value><string>&b;</string></value></param></params>"
+            "</methodResponse>")
+    target = target_blogs()
+    target.answers = [lambda: __import__("flask").Response(bomb, content_type="text/xml")]
+    url = target.post("/a")
+    blog.add_post("news", body=links(url))
+    publish(blog, "news")
+    assert drain(blog) == {"retry": 1}
+    assert outbox(blog, "news")[url].last_error == "the Pingback endpoint did not answer with XML-RPC"
+
+
+def test_trackback_for_a_deleted_post_is_not_sent(blog, target_blogs):
+    from example_blog.extensions import db
+    from example_blog.models import Post
+
+    receiver = target_blogs()
+    tb_url = receiver.url + "/trackback/1"
+    blog.add_post("gone", trackback_to=tb_url)
+    publish(blog, "gone")
+    with blog.app.app_context():
+        db.session.delete(Post.query.filter_by(slug="gone").one())
+        db.session.commit()
+        assert drain(blog) == {"failed": 1}
+        row = blog.app.extensions["linkback"].models.OutgoingPing.query.one()
+        assert row.last_error == "the post no longer exists"
+    assert receiver.calls == []
+
+
+def test_ping_signals_carry_the_outbox_row(blog, target_blogs):
+    from flask_linkback import ping_failed, ping_sent
+
+    refusing, accepting = target_blogs(), target_blogs()
+    refusing.answers = [fault(17, "no link")]
+    failing, working = refusing.post("/a"), accepting.post("/b")
+    blog.add_post("news", body=links(failing, working))
+    publish(blog, "news")
+    seen = []
+    with ping_sent.connected_to(lambda app, ping: seen.append(("sent", ping.target_url))), \
+            ping_failed.connected_to(lambda app, ping: seen.append(("failed", ping.target_url))):
+        drain(blog)
+    assert sorted(seen) == [("failed", failing), ("sent", working)]
