@@ -82,9 +82,9 @@ def edit(post_id: int | None = None):
         post.trackback_to = (form.trackback_to.data or "").strip()
         db.session.add(post)
         db.session.commit()
-        if form.notify.data:
-            # Queues the pings (due at the publish time); the outbox worker sends them.
-            linkback.post_published(post)
+        # Queues the pings (due at the publish time; the outbox worker sends
+        # them), or with the box unticked drops those not sent yet.
+        linkback.post_published(post, send_pings=form.notify.data)
         flash("Saved.")
         return redirect(url_for("admin.edit", post_id=post.id))
     outgoing = linkback.outgoing_for(post) if post.id else []

@@ -112,17 +112,19 @@ class Linkback:
 
     # Outgoing pings (see outbound/) -----------------------------------------------
 
-    def post_published(self, post: Any, *, now: datetime | None = None) -> list[Any]:
+    def post_published(self, post: Any, *, send_pings: bool | None = None,
+                       now: datetime | None = None) -> list[Any]:
         """Call when a post is saved, published or updated: queue the pings it owes.
 
         Links in its HTML get a Pingback, its ``trackback_to`` URLs a TrackBack,
         due at its publish time; targets pinged before are not pinged again.
         Nothing is sent in the caller's request: the outbox worker sends.
+        ``send_pings`` overrides ``PostInfo.send_pings`` for this call.
         Returns the post's outbox rows.
         """
         from .outbound.outbox import post_published
 
-        return post_published(post, now=now)
+        return post_published(post, send_pings=send_pings, now=now)
 
     def outgoing_for(self, post: Any) -> list[Any]:
         """The post's outgoing pings (``OutgoingPing`` rows): sent, failed and why, waiting."""

@@ -51,14 +51,19 @@ def test_saving_a_post_in_the_editor_sends_its_pingbacks_and_trackbacks(blog, ta
         [(linked, "pingback", "sent"), (target.url + "/trackback/9", "trackback", "sent")])
 
 
-def test_unticking_notify_saves_without_queueing_pings(blog, target_blogs):
+def test_unticking_notify_drops_the_pings_not_sent_yet(blog, target_blogs):
     target = target_blogs()
     client = blog.app.test_client()
     _log_in(client)
-    client.post("/admin/posts/new", data={
-        "title": "Quiet", "slug": "quiet",
-        "body": f'<p><a href="{target.post("/a")}">x</a></p>',
-        "published_at": (utcnow() - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
-    })
-    assert drain(blog) == {}
+    form = {"title": "Quiet", "slug": "quiet", "body": f'<p><a href="{target.post("/a")}">x</a></p>',
+            "published_at": (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            "notify": "y"}
+    saved = client.post("/admin/posts/new", data=form)
+    assert "<td>queued</td>" in client.get(saved.headers["Location"]).get_data(as_text=True)
+
+    del form["notify"]
+    client.post(saved.headers["Location"], data=form)
+
+    assert "Notifications sent" not in client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert drain(blog, now=utcnow() + timedelta(days=2)) == {}
     assert target.calls == []

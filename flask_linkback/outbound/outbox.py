@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -103,14 +104,19 @@ def plan_targets(info: PostInfo) -> dict[tuple[str, str], tuple[str, bool]]:
     return plan
 
 
-def post_published(post: Any, *, now: datetime | None = None) -> list[Any]:
+def post_published(post: Any, *, send_pings: bool | None = None,
+                   now: datetime | None = None) -> list[Any]:
     """Queue the pings a published (or updated) post owes; return its outbox rows.
 
     Nothing is sent here: rows are due at the post's publish time and the
-    worker sends them. Safe to call on every save.
+    worker sends them. Safe to call on every save. ``send_pings`` overrides
+    the post's own setting for this call (an editor's "notify" box); with
+    pings off, pings not yet sent are dropped.
     """
     state = current_state()
     info = state.callbacks.describe(post)
+    if send_pings is not None:
+        info = replace(info, send_pings=send_pings)
     Ping = state.models.OutgoingPing
     session = state.db.session
     now = now or runtime().clock()
