@@ -162,7 +162,7 @@ def test_pings_go_out_once_when_the_app_is_killed_before_go_live(blog, target_bl
                                                                  tmp_path):
     target = target_blogs()
     urls = [target.post("/a"), target.post("/b")]
-    go_live = utcnow() + timedelta(seconds=6)
+    go_live = utcnow() + timedelta(seconds=8)
     blog.add_post("soon", body=links(*urls), published_at=go_live)
     publish(blog, "soon")
     env = _blog_env(blog.app, LINKBACK_OUTBOX_POLL_SECONDS=1)
