@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
@@ -67,20 +66,17 @@ def stop(app: Flask, wait: bool = True) -> None:
 
 
 def wake(app: Flask, due: datetime) -> None:
-    """Make the running scheduler (if any) look at the outbox when ``due`` (naive UTC) comes."""
+    """Make the running scheduler (if any) drain the outbox when ``due`` (naive UTC) comes.
+
+    Each wake is a one-off job of its own: a poll that is running right now
+    would make APScheduler skip a second run of the same job, and the new
+    rows could wait a whole poll interval.
+    """
     scheduler = app.extensions["linkback"].outbox.scheduler
     if scheduler is None or not scheduler.running:
         return
-    run_at = due.replace(tzinfo=UTC)
-    now = datetime.now(UTC)
-    try:
-        if run_at <= now:
-            scheduler.modify_job(POLL_JOB, next_run_time=now)
-        else:
-            scheduler.add_job(_drain, "date", args=[app], run_date=run_at,
-                              id=f"linkback-due-{run_at.timestamp():.0f}", replace_existing=True)
-    except JobLookupError:
-        pass
+    run_at = max(due.replace(tzinfo=UTC), datetime.now(UTC))
+    scheduler.add_job(_drain, "date", args=[app], run_date=run_at)
 
 
 _drain_locks: dict[int, threading.Lock] = {}
