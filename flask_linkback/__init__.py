@@ -6,6 +6,7 @@ from .host import HostNotConfigured, PostInfo
 from .inbound.receive import Reason, Refusal
 from .inbound.rules import Candidate, Verdict
 from .models import Kind, Status
+from .outbound.model import PingStatus, Protocol
 from .signals import (
     linkback_approved,
     linkback_received,
@@ -20,7 +21,9 @@ __all__ = [
     "HostNotConfigured",
     "Kind",
     "Linkback",
+    "PingStatus",
     "PostInfo",
+    "Protocol",
     "Reason",
     "Refusal",
     "Status",
