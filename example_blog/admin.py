@@ -85,9 +85,13 @@ def edit(post_id: int | None = None):
         post.trackback_to = (form.trackback_to.data or "").strip()
         db.session.add(post)
         db.session.commit()
+        # Queues the pings (due at the publish time; the outbox worker sends
+        # them), or with the box unticked drops those not sent yet.
+        linkback.post_published(post, send_pings=form.notify.data)
         flash("Saved.")
         return redirect(url_for("admin.edit", post_id=post.id))
-    return render_template("editor.html", form=form, post=post)
+    outgoing = linkback.outgoing_for(post) if post.id else []
+    return render_template("editor.html", form=form, post=post, outgoing=outgoing)
 
 
 @bp.route("/linkbacks/<int:linkback_id>/<action>", methods=["POST"])

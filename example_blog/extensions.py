@@ -44,6 +44,8 @@ def describe_post(post) -> PostInfo:
         pings_open=post.pings_open and post.is_published,
         comments_open=post.comments_open,
         public=post.is_published,
+        trackback_to=tuple(line.strip() for line in (post.trackback_to or "").splitlines()
+                           if line.strip()),
     )
 
 

@@ -7,6 +7,7 @@ from .inbound.receive import Reason, Refusal
 from .inbound.rules import Candidate, Verdict
 from .models import Kind, Status
 from .settings import DiscussionSettings, current_settings
+from .outbound.model import PingStatus, Protocol
 from .signals import (
     linkback_approved,
     linkback_deleted,
@@ -25,7 +26,9 @@ __all__ = [
     "HostNotConfigured",
     "Kind",
     "Linkback",
+    "PingStatus",
     "PostInfo",
+    "Protocol",
     "Reason",
     "Refusal",
     "Status",

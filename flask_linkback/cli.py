@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import click
 from flask.cli import AppGroup
 
@@ -48,3 +50,61 @@ def approve_command(ids: tuple[int, ...]) -> None:
 def spam_command(ids: tuple[int, ...]) -> None:
     """Mark linkbacks as spam by id."""
     _set(ids, Status.SPAM)
+
+
+# Outgoing pings ------------------------------------------------------------------
+
+
+@linkback_cli.command("send")
+def send_command() -> None:
+    """Send every due outgoing ping once, then exit."""
+    from .outbound.worker import drain
+
+    def progress(counts: Counter[str]) -> None:
+        line = ", ".join(f"{counts[s]} {s}" for s in ("sent", "failed", "skipped", "retry"))
+        click.echo(f"\r{sum(counts.values())} done: {line}", nl=False)
+
+    counts = drain(progress=progress)
+    if counts:
+        click.echo()
+    click.echo(f"Outbox drained: {sum(counts.values())} pings handled"
+               + "".join(f", {n} {s}" for s, n in sorted(counts.items())) + ".")
+
+
+@linkback_cli.command("status")
+def status_command() -> None:
+    """Count outgoing pings per state."""
+    import sqlalchemy as sa
+
+    from .outbound.model import PingStatus
+
+    state = current_state()
+    Ping = state.models.OutgoingPing
+    rows = dict(state.db.session.execute(
+        sa.select(Ping.status, sa.func.count()).group_by(Ping.status)).all())
+    for status in PingStatus:
+        click.echo(f"{status.value}\t{rows.get(status.value, 0)}")
+
+
+@linkback_cli.command("worker")
+def worker_command() -> None:
+    """Run the outbox scheduler in the foreground (for a separate worker process)."""
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from .outbound import scheduler
+
+    app = current_app._get_current_object()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    scheduler.start(app)
+    click.echo(f"Outbox worker running, polling every {app.config['LINKBACK_OUTBOX_POLL_SECONDS']} s;"
+               " Ctrl+C stops it.")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.stop(app)

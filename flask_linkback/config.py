@@ -86,7 +86,6 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
                             '"approved", "pending" or "off"'),
     # Discussion settings: defaults for what the admin form stores in the database.
     "LINKBACK_PINGS_OPEN_DEFAULT": (True, _bool, "True or False"),
-    "LINKBACK_NOTIFY_LINKED_BLOGS": (True, _bool, "True or False"),
     "LINKBACK_BLOCKED_HOSTS": ((), _hosts, "a list of host names or IP addresses"),
     "LINKBACK_BLOCKED_WORDS": ((), _hosts, "a list of words or phrases"),
     "LINKBACK_TRUSTED_HOSTS": ((), _hosts, "a list of host names"),
@@ -103,6 +102,20 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
                                            'rate limits such as "30/minute;300/hour"'),
     "LINKBACK_RATELIMIT_STORAGE_URI": ("memory://", _storage_uri,
                                        'a storage URI such as "memory://" or "redis://host:6379"'),
+    # Outgoing pings (the outbox).
+    "LINKBACK_SEND_PINGS": (True, _bool, "True or False"),
+    "LINKBACK_BLOG_NAME": ("", lambda v: isinstance(v, str), "a string"),
+    "LINKBACK_SCHEDULER": (True, _bool, "True or False"),
+    "LINKBACK_OUTBOX_POLL_SECONDS": (15, lambda v: _positive_number(v) and v < 60,
+                                     "a number of seconds > 0 and < 60"),
+    "LINKBACK_OUTBOX_WORKERS": (100, _positive_int, "a whole number > 0"),
+    "LINKBACK_OUTBOX_HOST_CONCURRENCY": (2, _positive_int, "a whole number > 0"),
+    "LINKBACK_OUTBOX_MAX_ATTEMPTS": (8, _positive_int, "a whole number > 0"),
+    "LINKBACK_OUTBOX_RETRY_SECONDS": (60, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_OUTBOX_429_SPACING": (15, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_OUTBOX_CLAIM_TIMEOUT": (600, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_DISCOVERY_CACHE_SECONDS": (600, lambda v: _positive_number(v) or v == 0,
+                                         "a number of seconds >= 0"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import Flask, Response, g
@@ -62,6 +63,15 @@ class Linkback:
         app.register_blueprint(make_admin_blueprint(app.config))
         app.after_request(_advertise_header)
         app.cli.add_command(linkback_cli)
+        self._init_outbox(app)
+
+    def _init_outbox(self, app: Flask) -> None:
+        from .outbound import scheduler
+        from .outbound.outbox import OutboxRuntime
+
+        app.extensions["linkback"].outbox = OutboxRuntime()
+        if scheduler.should_autostart(app):
+            scheduler.start(app)
 
     @property
     def models(self) -> Models:
@@ -119,6 +129,45 @@ class Linkback:
 
     def describe(self, post: Any) -> PostInfo:
         return current_state().callbacks.describe(post)
+
+    # Outgoing pings (see outbound/) -----------------------------------------------
+
+    def post_published(self, post: Any, *, send_pings: bool | None = None,
+                       now: datetime | None = None) -> list[Any]:
+        """Call when a post is saved, published or updated: queue the pings it owes.
+
+        Links in its HTML get a Pingback, its ``trackback_to`` URLs a TrackBack,
+        due at its publish time; targets pinged before are not pinged again.
+        Nothing is sent in the caller's request: the outbox worker sends.
+        ``send_pings`` overrides ``PostInfo.send_pings`` for this call.
+        Returns the post's outbox rows.
+        """
+        from .outbound.outbox import post_published
+
+        return post_published(post, send_pings=send_pings, now=now)
+
+    def outgoing_for(self, post: Any) -> list[Any]:
+        """The post's outgoing pings (``OutgoingPing`` rows): sent, failed and why, waiting."""
+        from .outbound.outbox import outgoing_for
+
+        return outgoing_for(post)
+
+    def send_pending(self, *, now: datetime | None = None) -> dict[str, int]:
+        """Send every due ping now, in this thread's app context; counts per final status."""
+        from .outbound.worker import drain
+
+        return dict(drain(now=now))
+
+    def start_scheduler(self, app: Flask) -> None:
+        """Start the background outbox scheduler for ``app`` in this process (idempotent)."""
+        from .outbound import scheduler
+
+        scheduler.start(app)
+
+    def stop_scheduler(self, app: Flask) -> None:
+        from .outbound import scheduler
+
+        scheduler.stop(app)
 
     # Moderation -----------------------------------------------------------------
 

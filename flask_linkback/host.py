@@ -14,8 +14,10 @@ The host owns its posts. It registers three small callbacks on the extension
 ``@linkback.post_info``
     ``(post) -> PostInfo``: describe one of the host's posts.
 
-The host then tells the extension when a post is published or updated
-(outgoing pings) and renders the template macros.
+The host then tells the extension when a post is saved, published or
+updated, by calling ``linkback.post_published(post)`` (it queues the pings
+the post owes; ``PostInfo.trackback_to`` and ``PostInfo.send_pings`` shape
+them), and renders the template macros.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class PostInfo:
     pings_open: bool = True
     comments_open: bool = True
     public: bool = True
+    #: URLs the author asked to send TrackBacks to ("Send trackbacks to").
+    trackback_to: tuple[str, ...] = ()
+    #: Notify the blogs this post links to; None follows LINKBACK_SEND_PINGS.
+    send_pings: bool | None = None
 
 
 class HostNotConfigured(RuntimeError):

@@ -40,6 +40,7 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class Models:
     IncomingLinkback: Any
+    OutgoingPing: Any = None
 
 
 _BY_DB: "weakref.WeakKeyDictionary[Any, Models]" = weakref.WeakKeyDictionary()
@@ -49,7 +50,9 @@ def define_models(db: Any) -> Models:
     """Define (once) and return the extension's models for this ``db``."""
     models = _BY_DB.get(db)
     if models is None:
-        models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db))
+        from .outbound.model import define_outgoing
+
+        models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db), OutgoingPing=define_outgoing(db))
     return models
 
 

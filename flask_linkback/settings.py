@@ -50,7 +50,7 @@ class DiscussionSettings:
 #: setting -> the config key its default comes from (None: computed in settings_defaults).
 CONFIG_KEYS: dict[str, str | None] = {
     "pings_open_default": "LINKBACK_PINGS_OPEN_DEFAULT",
-    "notify_linked_blogs": "LINKBACK_NOTIFY_LINKED_BLOGS",
+    "notify_linked_blogs": "LINKBACK_SEND_PINGS",
     "hold_all": None,  # LINKBACK_MODERATION == "all"
     "approve_own": None,  # LINKBACK_SELF_PINGS == "approved"
     "approve_known_sources": None,  # LINKBACK_MODERATION != "all"

@@ -20,7 +20,7 @@ linkback_held = _signals.signal("linkback-held")
 linkback_deleted = _signals.signal("linkback-deleted")
 #: The Discussion settings were saved. Keyword: ``settings`` (a DiscussionSettings).
 settings_changed = _signals.signal("settings-changed")
-#: An outgoing ping was delivered. Keywords: ``source``, ``target``, ``kind``.
+#: An outgoing ping was delivered (or the receiver already had it). Keyword: ``ping``.
 ping_sent = _signals.signal("ping-sent")
-#: An outgoing ping failed. Keywords: ``source``, ``target``, ``kind``, ``error``.
+#: An outgoing ping failed for good. Keyword: ``ping``.
 ping_failed = _signals.signal("ping-failed")

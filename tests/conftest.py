@@ -233,3 +233,7 @@ def source_site() -> Iterator[SourceSite]:
     yield site
     site.stop.set()
     server.stop()
+
+
+# Receiving blogs for the outgoing-ping tests (tests/target_blogs.py).
+from target_blogs import target_blogs  # noqa: E402,F401

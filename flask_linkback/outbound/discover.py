@@ -1,0 +1,116 @@
+"""Find a target's Pingback endpoint: the ``X-Pingback`` header, else the first ``<link rel=pingback>``.
+
+Each target URL is fetched through the safe fetcher at most once per TTL per
+process (:class:`DiscoveryCache`), so a post with many links to one page, or
+many posts linking to one page, fetches it once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from ..fetch import FetchLimits, fetch
+from ..html import Document
+from ..urls import is_http_url, strip_fragment
+
+HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What a target advertises. ``status`` is the HTTP status of the target page."""
+
+    url: str
+    final_url: str
+    status: int
+    pingback: str | None
+
+
+class TargetGone(Exception):
+    """The target answered 404 or 410: there is nothing to ping."""
+
+
+class TargetUnavailable(Exception):
+    """The target answered 5xx or 429: worth trying again later."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def discover(url: str, limits: FetchLimits) -> Discovery:
+    """Fetch ``url`` and read its Pingback endpoint; relative URLs resolve against the final URL.
+
+    Raises :class:`~flask_linkback.fetch.FetchError` when no answer came,
+    :class:`TargetGone` or :class:`TargetUnavailable` for those statuses.
+    """
+    result = fetch(strip_fragment(url), limits)
+    if result.status in (404, 410):
+        raise TargetGone(f"the target answered HTTP {result.status}")
+    if result.status == 429 or result.status >= 500:
+        raise TargetUnavailable(f"the target answered HTTP {result.status}", result.status)
+    endpoint = None
+    header = result.headers.get("X-Pingback", "").strip()
+    if header:
+        endpoint = urljoin(result.url, header)
+    elif result.ok and result.content_type in HTML_TYPES:
+        endpoint = Document(result.content, result.url, result.encoding).pingback_server()
+    if endpoint is not None and not is_http_url(endpoint):
+        endpoint = None
+    return Discovery(url, result.url, result.status, endpoint)
+
+
+class DiscoveryCache:
+    """Discovery results per URL for ``ttl`` seconds; concurrent lookups of one URL share a fetch.
+
+    Only answers are cached (a page with or without an endpoint); errors are
+    not, so a target that was down is asked again at the next attempt.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = 4096) -> None:
+        self.clock = clock
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, Discovery]] = OrderedDict()
+        self._url_locks: dict[str, threading.Lock] = {}
+
+    def discover(self, url: str, limits: FetchLimits, ttl: float) -> Discovery:
+        key = strip_fragment(url)
+        with self._lock:
+            url_lock = self._url_locks.setdefault(key, threading.Lock())
+        with url_lock:
+            found = self._get(key)
+            if found is None:
+                found = discover(key, limits)
+                self._put(key, found, ttl)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _get(self, key: str) -> Discovery | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires, value = entry
+            if expires <= self.clock():
+                del self._entries[key]
+                return None
+            return value
+
+    def _put(self, key: str, value: Discovery, ttl: float) -> None:
+        with self._lock:
+            self._url_locks.pop(key, None)
+            if ttl <= 0:
+                return
+            self._entries[key] = (self.clock() + ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)

@@ -1,0 +1,79 @@
+"""The outbox table: one row per (post, target URL, protocol), and what became of it."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..models import utcnow
+
+__all__ = ["PingStatus", "Protocol", "define_outgoing"]
+
+
+class Protocol(enum.StrEnum):
+    PINGBACK = "pingback"
+    TRACKBACK = "trackback"
+
+
+class PingStatus(enum.StrEnum):
+    """Where a row is: due (queued, retry), being sent, or done (sent, failed, skipped)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+DUE_STATUSES = (PingStatus.QUEUED.value, PingStatus.RETRY.value)
+
+
+def define_outgoing(db: Any) -> Any:
+    class OutgoingPing(db.Model):  # type: ignore[name-defined,misc]
+        """One ping this site owes (or sent) to one target for one of its posts.
+
+        ``next_attempt_at`` is when it may go out (the post's publish time at
+        first); ``claimed_by``/``claimed_at`` mark a worker sending it, so two
+        workers never send the same row. ``local`` rows are links to this
+        site's own posts, recorded without HTTP.
+        """
+
+        __tablename__ = "linkback_outgoing"
+        __table_args__ = (
+            sa.UniqueConstraint("post_id", "target_url", "protocol",
+                                name="uq_linkback_outgoing_post_target_protocol"),
+            sa.Index("ix_linkback_outgoing_status_due", "status", "next_attempt_at"),
+            sa.Index("ix_linkback_outgoing_host_status", "target_host", "status"),
+        )
+
+        id = sa.Column(sa.Integer, primary_key=True)
+        post_id = sa.Column(sa.String(64), nullable=False, index=True)
+        source_url = sa.Column(sa.String(2048), nullable=False)
+        target_url = sa.Column(sa.String(2048), nullable=False)
+        target_host = sa.Column(sa.String(255), nullable=False, default="")
+        protocol = sa.Column(sa.String(16), nullable=False)
+        local = sa.Column(sa.Boolean, nullable=False, default=False)
+        endpoint = sa.Column(sa.String(2048))
+        status = sa.Column(sa.String(16), nullable=False, default=PingStatus.QUEUED.value)
+        attempts = sa.Column(sa.Integer, nullable=False, default=0)
+        next_attempt_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+        last_error = sa.Column(sa.String(500), nullable=False, default="")
+        response = sa.Column(sa.Text, nullable=False, default="")
+        claimed_by = sa.Column(sa.String(64))
+        claimed_at = sa.Column(sa.DateTime)
+        sent_at = sa.Column(sa.DateTime)
+        created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+        updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+        @property
+        def done(self) -> bool:
+            return self.status in (PingStatus.SENT, PingStatus.FAILED, PingStatus.SKIPPED)
+
+        def __repr__(self) -> str:
+            return (f"<OutgoingPing {self.id} {self.protocol} post {self.post_id} -> "
+                    f"{self.target_url} {self.status}>")
+
+    return OutgoingPing

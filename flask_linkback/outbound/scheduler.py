@@ -1,0 +1,102 @@
+"""When to drain the outbox: APScheduler 3 in a background thread.
+
+The scheduler holds no state worth keeping: an interval job drains due rows
+every LINKBACK_OUTBOX_POLL_SECONDS, and a one-off job fires at a post's go-live
+time so its pings leave at once. After a restart the interval job finds
+whatever the database says is due, so nothing is lost. Several processes may
+each run a scheduler; rows are claimed atomically, so each ping goes out once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+logger = logging.getLogger("flask_linkback")
+
+POLL_JOB = "linkback-outbox-poll"
+
+
+def should_autostart(app: Flask) -> bool:
+    """Start with the app unless configured off, testing, or loaded for a CLI command.
+
+    ``flask linkback send`` or ``flask db upgrade`` should not start sending in
+    the background; ``flask run`` and WSGI servers should.
+    """
+    if not app.config["LINKBACK_SCHEDULER"] or app.testing:
+        return False
+    ctx = click.get_current_context(silent=True)
+    return ctx is None or ctx.info_name == "run"
+
+
+def start(app: Flask) -> BackgroundScheduler:
+    """Start this app's scheduler (once per process) and return it."""
+    runtime = app.extensions["linkback"].outbox
+    with runtime.lock:
+        if runtime.scheduler is not None:
+            return runtime.scheduler
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        scheduler.add_job(_drain, "interval", args=[app], id=POLL_JOB,
+                          seconds=app.config["LINKBACK_OUTBOX_POLL_SECONDS"],
+                          next_run_time=datetime.now(UTC))
+        scheduler.start()
+        runtime.scheduler = scheduler
+        atexit.register(_shutdown, scheduler)
+        logger.info("outbox scheduler started: polling every %s s",
+                    app.config["LINKBACK_OUTBOX_POLL_SECONDS"])
+        return scheduler
+
+
+def stop(app: Flask, wait: bool = True) -> None:
+    runtime = app.extensions["linkback"].outbox
+    with runtime.lock:
+        scheduler, runtime.scheduler = runtime.scheduler, None
+    if scheduler is not None:
+        _shutdown(scheduler, wait)
+
+
+def wake(app: Flask, due: datetime) -> None:
+    """Make the running scheduler (if any) drain the outbox when ``due`` (naive UTC) comes.
+
+    Each wake is a one-off job of its own: a poll that is running right now
+    would make APScheduler skip a second run of the same job, and the new
+    rows could wait a whole poll interval.
+    """
+    scheduler = app.extensions["linkback"].outbox.scheduler
+    if scheduler is None or not scheduler.running:
+        return
+    run_at = max(due.replace(tzinfo=UTC), datetime.now(UTC))
+    scheduler.add_job(_drain, "date", args=[app], run_date=run_at)
+
+
+_drain_locks: dict[int, threading.Lock] = {}
+
+
+def _drain(app: Flask) -> None:
+    from .worker import drain
+
+    # One drain at a time per app in this process; the next one finds what is left.
+    lock = _drain_locks.setdefault(id(app), threading.Lock())
+    with lock, app.app_context():
+        try:
+            counts = drain()
+        except Exception:
+            logger.exception("outbox: drain failed; the next run retries")
+            return
+    if counts:
+        logger.info("outbox: %s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+def _shutdown(scheduler: Any, wait: bool = False) -> None:
+    if scheduler.running:
+        scheduler.shutdown(wait=wait)
