@@ -14,3 +14,8 @@ linkback_approved = _signals.signal("linkback-approved")
 linkback_spammed = _signals.signal("linkback-spammed")
 #: An incoming ping was refused. Keywords: ``kind``, ``source``, ``target``, ``reason``.
 linkback_refused = _signals.signal("linkback-refused")
+#: A known linkback was re-sent and re-verified; its fields were refreshed. Keyword: ``linkback``.
+linkback_updated = _signals.signal("linkback-updated")
+#: A known linkback was deleted because its source is gone (410) or no longer links.
+#: Keywords: ``linkback`` (already deleted), ``reason``.
+linkback_removed = _signals.signal("linkback-removed")

@@ -76,6 +76,8 @@ def verify_remote(source: str, targets: Iterable[str]) -> Evidence:
 
     if result.status >= 500:
         raise Refusal(Reason.UPSTREAM, f"the source URI answered HTTP {result.status}")
+    if result.status == 410:
+        raise Refusal(Reason.SOURCE_MISSING, "the source URI is gone (HTTP 410)", gone=True)
     if not result.ok:
         raise Refusal(Reason.SOURCE_MISSING, f"the source URI answered HTTP {result.status}")
     if not result.content.strip():
