@@ -68,6 +68,10 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
                             '"all", "new-sources" or "none"'),
     "LINKBACK_SELF_PINGS": ("approved", _choice("approved", "pending", "off"),
                             '"approved", "pending" or "off"'),
+    "LINKBACK_WEBMENTION_URL": ("/webmention", _url_path, "a URL path starting with /"),
+    "LINKBACK_ACCEPT_WEBMENTIONS": (True, _bool, "True or False"),
+    "LINKBACK_WEBMENTION_WORKERS": (2, _positive_int, "a whole number > 0"),
+    "LINKBACK_WEBMENTION_QUEUE": (1000, _positive_int, "a whole number > 0"),
 }
 
 

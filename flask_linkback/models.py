@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["Kind", "Status", "Models", "define_models", "utcnow"]
+__all__ = ["Kind", "Status", "Models", "RequestStatus", "define_models", "utcnow"]
 
 
 class Kind(enum.StrEnum):
@@ -40,6 +40,7 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class Models:
     IncomingLinkback: Any
+    WebmentionRequest: Any = None
 
 
 _BY_DB: "weakref.WeakKeyDictionary[Any, Models]" = weakref.WeakKeyDictionary()
@@ -49,7 +50,8 @@ def define_models(db: Any) -> Models:
     """Define (once) and return the extension's models for this ``db``."""
     models = _BY_DB.get(db)
     if models is None:
-        models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db))
+        models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db),
+                                     WebmentionRequest=_webmention_request(db))
     return models
 
 
@@ -101,3 +103,42 @@ def _incoming(db: Any) -> Any:
             return f"<IncomingLinkback {self.id} {self.kind} {self.source_url} -> {self.post_id} {self.status}>"
 
     return IncomingLinkback
+
+
+class RequestStatus(enum.StrEnum):
+    """Where a received webmention stands, as its status URL reports it."""
+
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    DELETED = "deleted"
+
+
+def _webmention_request(db: Any) -> Any:
+    class WebmentionRequest(db.Model):  # type: ignore[name-defined,misc]
+        """One received webmention, from the 202 until its verdict, for its status URL.
+
+        Kept apart from the linkbacks table so a re-sent mention being
+        re-verified stays visible under the post meanwhile. ``token`` is the
+        unguessable part of the status URL.
+        """
+
+        __tablename__ = "linkback_webmention_request"
+
+        id = sa.Column(sa.Integer, primary_key=True)
+        token = sa.Column(sa.String(64), nullable=False, unique=True)
+        source_url = sa.Column(sa.String(2048), nullable=False)
+        target_url = sa.Column(sa.String(2048), nullable=False)
+        post_id = sa.Column(sa.String(64), nullable=False)
+        status = sa.Column(sa.String(16), nullable=False, default=RequestStatus.QUEUED.value)
+        reason = sa.Column(sa.String(300), nullable=False, default="")
+        linkback_id = sa.Column(sa.Integer)
+        sender_ip = sa.Column(sa.String(45))
+        created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
+        updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+        def __repr__(self) -> str:
+            return f"<WebmentionRequest {self.id} {self.source_url} -> {self.target_url} {self.status}>"
+
+    return WebmentionRequest

@@ -11,6 +11,7 @@ from .models import Models, define_models
 
 if TYPE_CHECKING:
     from .extension import Linkback
+    from .inbound.background import BackgroundJobs
     from .inbound.rules import Rule
     from .inbound.verify import SourceCache
 
@@ -19,6 +20,7 @@ class LinkbackState:
     """What one app's requests need: the host's db, the models, the host callbacks, caches."""
 
     def __init__(self, extension: "Linkback", db: Any) -> None:
+        from .inbound.background import BackgroundJobs
         from .inbound.rules import DEFAULT_RULES
         from .inbound.verify import SourceCache
 
@@ -27,6 +29,7 @@ class LinkbackState:
         self.models: Models = define_models(db)
         self.source_cache: SourceCache = SourceCache()
         self.rules: list[Rule] = [*extension.extra_rules, *DEFAULT_RULES]
+        self.webmention_queue: BackgroundJobs = BackgroundJobs()
 
     @property
     def callbacks(self) -> HostCallbacks:
