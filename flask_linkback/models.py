@@ -88,6 +88,8 @@ def _incoming(db: Any) -> Any:
         mention_type = sa.Column(sa.String(16), nullable=False, default="mention")
         content = sa.Column(sa.Text)
         published_at = sa.Column(sa.DateTime)
+        #: SHA-256 of the source as last verified; a re-sent ping of an unchanged source is a no-op.
+        content_hash = sa.Column(sa.String(64))
         status = sa.Column(sa.String(16), nullable=False, default=Status.PENDING.value)
         reason = sa.Column(sa.String(300), nullable=False, default="")
         sender_ip = sa.Column(sa.String(45))
@@ -117,17 +119,18 @@ class RequestStatus(enum.StrEnum):
 
 def _webmention_request(db: Any) -> Any:
     class WebmentionRequest(db.Model):  # type: ignore[name-defined,misc]
-        """One received webmention, from the 202 until its verdict, for its status URL.
+        """The verdict on one received webmention, for its status URL.
 
-        Kept apart from the linkbacks table so a re-sent mention being
-        re-verified stays visible under the post meanwhile. ``token`` is the
-        unguessable part of the status URL.
+        Written by the worker once verification is done (until then the
+        signed token itself says "queued"). Kept apart from the linkbacks
+        table so a re-sent mention being re-verified stays visible under the
+        post meanwhile. ``token`` is the unguessable part of the status URL.
         """
 
         __tablename__ = "linkback_webmention_request"
 
         id = sa.Column(sa.Integer, primary_key=True)
-        token = sa.Column(sa.String(64), nullable=False, unique=True)
+        token = sa.Column(sa.String(128), nullable=False, unique=True)
         source_url = sa.Column(sa.String(2048), nullable=False)
         target_url = sa.Column(sa.String(2048), nullable=False)
         post_id = sa.Column(sa.String(64), nullable=False)

@@ -30,6 +30,8 @@ class LinkbackState:
         self.source_cache: SourceCache = SourceCache()
         self.rules: list[Rule] = [*extension.extra_rules, *DEFAULT_RULES]
         self.webmention_queue: BackgroundJobs = BackgroundJobs()
+        #: (host, target) -> (expires, post id, permalink): the endpoint's recent target checks.
+        self.webmention_targets: dict[tuple[str, str], tuple[float, str, str]] = {}
 
     @property
     def callbacks(self) -> HostCallbacks:

@@ -5,13 +5,17 @@ spawns no threads. The pool refuses new work when LINKBACK_WEBMENTION_QUEUE
 jobs are already waiting, so a flood of requests cannot grow memory without
 bound: the endpoint answers 503 instead. ``join`` lets tests and shutdown
 code wait until every job has finished, without sleeping.
+
+``submit_keyed`` coalesces: an item whose key already has a job waiting to
+start rides along with that job instead of adding one, so the same mention
+re-sent a hundred times while the queue is busy is verified once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -31,16 +35,46 @@ class BackgroundJobs:
         self._idle = threading.Condition(self._lock)
         self._executor: ThreadPoolExecutor | None = None
         self._unfinished = 0
+        self._waiting: dict[Hashable, list[Any]] = {}
 
     def submit(self, job: Callable[..., Any], *args: Any, workers: int, limit: int) -> Future[Any]:
         """Run ``job(*args)`` on a worker thread; :class:`QueueFull` past ``limit`` unfinished jobs."""
         with self._lock:
-            if self._unfinished >= limit:
-                raise QueueFull(f"{self._unfinished} webmentions are waiting to be verified")
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self._name)
-            self._unfinished += 1
-            executor = self._executor
+            executor = self._reserve(workers, limit)
+        return self._start(executor, job, *args)
+
+    def submit_keyed(self, key: Hashable, item: Any, job: Callable[..., Any], *args: Any,
+                     workers: int, limit: int) -> bool:
+        """Run ``job(items, *args)`` once for every item queued under ``key`` before it starts.
+
+        True when a new job was queued, False when ``item`` joined a waiting
+        one; :class:`QueueFull` as :meth:`submit`.
+        """
+        with self._lock:
+            waiting = self._waiting.get(key)
+            if waiting is not None:
+                waiting.append(item)
+                return False
+            executor = self._reserve(workers, limit)
+            self._waiting[key] = [item]
+        try:
+            self._start(executor, self._run_keyed, key, job, *args)
+        except RuntimeError:
+            with self._lock:
+                self._waiting.pop(key, None)
+            raise
+        return True
+
+    def _reserve(self, workers: int, limit: int) -> ThreadPoolExecutor:
+        """Count one more job (the lock is held), or raise QueueFull."""
+        if self._unfinished >= limit:
+            raise QueueFull(f"{self._unfinished} webmentions are waiting to be verified")
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self._name)
+        self._unfinished += 1
+        return self._executor
+
+    def _start(self, executor: ThreadPoolExecutor, job: Callable[..., Any], *args: Any) -> Future[Any]:
         try:
             future = executor.submit(job, *args)
         except RuntimeError:  # shut down meanwhile
@@ -48,6 +82,11 @@ class BackgroundJobs:
             raise
         future.add_done_callback(self._done)
         return future
+
+    def _run_keyed(self, key: Hashable, job: Callable[..., Any], *args: Any) -> Any:
+        with self._lock:
+            items = self._waiting.pop(key, [])
+        return job(items, *args) if items else None
 
     @property
     def unfinished(self) -> int:

@@ -169,6 +169,8 @@ def _receive(intake: Intake, post: Any | None) -> Any:
         if existing is not None and (refusal.gone or refusal.reason == Reason.NO_LINK):
             _remove(existing, refusal)
         raise
+    if existing is not None and _unchanged(existing, intake, evidence):
+        return existing
     entry = read_entry(evidence.document, targets) if evidence is not None else None
 
     if existing is not None:
@@ -200,6 +202,7 @@ def _receive(intake: Intake, post: Any | None) -> Any:
         sender_ip=intake.sender_ip,
     )
     _enrich(row, entry)
+    row.content_hash = evidence.content_hash or None if evidence else None
     session = state.db.session
     session.add(row)
     try:
@@ -252,11 +255,23 @@ def _update(row: Any, intake: Intake, evidence: Evidence | None, entry: Entry | 
     if intake.blog_name:
         row.blog_name = intake.blog_name[:300]
     _enrich(row, entry)
+    row.content_hash = evidence.content_hash or None if evidence else None
     row.updated_at = utcnow()
     current_state().db.session.commit()
     logger.info("%s updated: %s -> %s (%s)", row.kind, row.source_url, row.target_url, row.status)
     signals.linkback_updated.send(current_app._get_current_object(), linkback=row)
     return row
+
+
+def _unchanged(row: Any, intake: Intake, evidence: Evidence | None) -> bool:
+    """True when a re-sent ping brings nothing new: same kind, same source bytes as last time.
+
+    Senders re-send unchanged mentions often (on every edit, on every cron
+    run); this skips re-reading the microformats and writing the row.
+    """
+    return (evidence is not None and bool(evidence.content_hash)
+            and row.content_hash == evidence.content_hash and row.kind == intake.kind.value
+            and not intake.title and not intake.excerpt and not intake.blog_name)
 
 
 def _remove(row: Any, refusal: Refusal) -> None:

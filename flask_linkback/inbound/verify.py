@@ -8,11 +8,12 @@ what a forged ping can make us do to a third party (pingback DDoS).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -41,6 +42,8 @@ class Evidence:
     title: str | None
     excerpt: str
     document: Document
+    #: SHA-256 of the source as fetched: an unchanged source needs no re-reading.
+    content_hash: str = ""
 
 
 def fetch_limits() -> FetchLimits:
@@ -85,14 +88,16 @@ def verify_remote(source: str, targets: Iterable[str]) -> Evidence:
     if result.content_type not in HTML_TYPES:
         raise Refusal(Reason.NO_LINK, f"the source URI is {result.content_type}, not an HTML page")
     document = Document(result.content, result.url, result.encoding)
-    return _evidence(document, targets, result.url)
+    evidence = _evidence(document, targets, result.url)
+    return replace(evidence, content_hash=hashlib.sha256(result.content).hexdigest())
 
 
 def verify_local(source: PostInfo, targets: Iterable[str]) -> Evidence:
     """Verify a ping from one of this site's own posts from its HTML, without HTTP."""
     document = Document(source.html or "", source.url)
     evidence = _evidence(document, targets, source.url)
-    return Evidence(source.url, source.title, evidence.excerpt, document)
+    digest = hashlib.sha256(f"{source.title}\0{source.html}".encode()).hexdigest()
+    return Evidence(source.url, source.title, evidence.excerpt, document, digest)
 
 
 def _evidence(document: Document, targets: Iterable[str], final_url: str) -> Evidence:
