@@ -419,3 +419,64 @@ def test_closed_post_advertises_no_webmention_endpoint(blog, wm):
 
     assert "Link" not in response.headers
     assert page.xpath('//link[@rel="webmention"]') == []
+
+
+def test_a_mention_resent_while_it_waits_is_verified_once_and_every_status_url_answers(
+        no_moderation, fresh_fetches, app_config, blog, source_site, wm):
+    blog.app.config["LINKBACK_WEBMENTION_WORKERS"] = 1
+    blog.add_post("target-post")
+    target = blog.post_url("target-post")
+    release = threading.Event()
+
+    def held():
+        release.wait(timeout=10)
+        yield h_entry(target, "u-like-of", "First", "/f.png").encode()
+
+    busy = wm.send(source_site.page("/busy", held), target)  # occupies the only worker
+    again = source_site.page("/again", h_entry(target, "u-repost-of", "Again", "/a.png"))
+    locations = [wm.send(again, target).headers["Location"] for _ in range(3)]
+    release.set()
+    wm.wait()
+
+    assert busy.status_code == 202
+    assert source_site.hits("/again") == 1
+    assert [wm.status(location)["status"] for location in locations] == ["accepted"] * 3
+    assert sorted(row.mention_type for row in blog.linkbacks()) == ["like", "repost"]
+
+
+def test_resending_an_unchanged_source_changes_nothing(no_moderation, fresh_fetches, blog, source_site, wm):
+    from flask_linkback.signals import linkback_updated
+
+    blog.add_post("target-post")
+    target = blog.post_url("target-post")
+    source = source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png"))
+    wm.send(source, target)
+    wm.wait()
+    updates: list[Any] = []
+
+    def record(app: Any, linkback: Any) -> None:
+        updates.append(linkback.title)
+
+    with linkback_updated.connected_to(record, blog.app):
+        location = wm.send(source, target).headers["Location"]
+        wm.wait()
+        assert updates == []
+        assert wm.status(location)["status"] == "accepted"
+        source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png", title="Edited"))
+        wm.send(source, target)
+        wm.wait()
+
+    assert source_site.hits("/reply") == 3
+    assert updates == ["Edited"]
+
+
+def test_a_forged_or_altered_status_token_is_404(blog, source_site, wm):
+    blog.add_post("target-post")
+    target = blog.post_url("target-post")
+    location = wm.send(source_site.linking_page("/p", target), target).headers["Location"]
+    wm.wait()
+    token = location.rsplit("/", 1)[1]
+
+    altered = location[: -len(token)] + ("A" if token[0] != "A" else "B") + token[1:]
+    assert requests.get(altered, timeout=10).status_code == 404
+    assert requests.get(location, timeout=10).status_code == 200
