@@ -34,10 +34,10 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from example_blog import create_app  # noqa: E402
-from example_blog.extensions import db  # noqa: E402
-from example_blog.models import Post  # noqa: E402
-from flask_linkback.models import utcnow  # noqa: E402
+from example_blog import create_app
+from example_blog.extensions import db
+from example_blog.models import Post
+from flask_linkback.models import utcnow
 
 TARGET = 0.5
 SOURCES = 50

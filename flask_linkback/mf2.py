@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import mf2py
@@ -21,7 +21,7 @@ import nh3
 from .html import Document, collapse_ws, ellipsize
 from .urls import is_http_url, normalize_url, strip_fragment
 
-__all__ = ["Entry", "MENTION_TYPES", "clean_html", "read_entry"]
+__all__ = ["MENTION_TYPES", "Entry", "clean_html", "read_entry"]
 
 logger = logging.getLogger("flask_linkback")
 
@@ -33,6 +33,9 @@ TYPE_PROPERTIES = (
     ("bookmark-of", "bookmark"),
 )
 MENTION_TYPES = frozenset({"reply", "repost", "like", "bookmark", "mention"})
+# h-entry, or the classic "hentry" that mf2py also reads (backward compatible parsing).
+_HAS_H_ENTRY = ("boolean(//*[contains(concat(' ', normalize-space(@class), ' '), ' h-entry ')"
+                " or contains(concat(' ', normalize-space(@class), ' '), ' hentry ')])")
 
 CONTENT_TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "cite", "code", "del", "em", "i", "ins", "li", "ol",
@@ -74,6 +77,8 @@ def read_entry(document: Document, targets: Iterable[str]) -> Entry | None:
     import lxml.html
 
     wanted = {normalize_url(strip_fragment(t)) for t in targets if is_http_url(t)}
+    if not document.root.xpath(_HAS_H_ENTRY):
+        return None  # most pingback sources: skip the (much slower) mf2 parse
     try:
         html = lxml.html.tostring(document.root, encoding="unicode")
         parsed = mf2py.parse(doc=html, url=document.url or None, html_parser="lxml")
@@ -105,7 +110,10 @@ def read_entry(document: Document, targets: Iterable[str]) -> Entry | None:
 # Finding the entry ---------------------------------------------------------------
 
 
-def _entries(items: list[Any], feed: dict[str, Any] | None = None) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+Item = dict[str, Any]
+
+
+def _entries(items: list[Any], feed: Item | None = None) -> Iterator[tuple[Item, Item | None]]:
     """Every h-entry, top-level first, with the h-feed it sits in (for the feed's author)."""
     nested = []
     for item in items:
@@ -127,11 +135,11 @@ def _links_to(entry: dict[str, Any], wanted: set[str], base_url: str) -> bool:
     for prop, _ in TYPE_PROPERTIES:
         if any(_names(value, wanted) for value in props.get(prop, [])):
             return True
-    for content in props.get("content", []):
-        if isinstance(content, dict) and content.get("html"):
-            if Document(content["html"], base_url).find_link_to(wanted) is not None:
-                return True
-    return False
+    return any(
+        isinstance(content, dict) and content.get("html")
+        and Document(content["html"], base_url).find_link_to(wanted) is not None
+        for content in props.get("content", [])
+    )
 
 
 def _names(value: Any, wanted: set[str]) -> bool:
@@ -244,9 +252,9 @@ def _datetime(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed

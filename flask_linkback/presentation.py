@@ -11,9 +11,9 @@ from markupsafe import Markup
 
 from .host import PostInfo
 from .mf2 import clean_html
-from .urls import host_of, is_http_url
 from .models import Status
 from .state import current_state
+from .urls import host_of, is_http_url
 
 FACEPILE_AND_REPLY_TYPES = frozenset({"reply", "like", "repost"})
 RDF_NAMESPACES = (

@@ -134,3 +134,12 @@ def test_a_page_without_microformats_has_no_entry():
 def test_clean_html_keeps_text_tags_and_drops_the_rest():
     assert clean_html('<p>a <em>b</em><iframe src="https://x.example"></iframe><style>p{}</style></p>') == \
         "<p>a <em>b</em></p>"
+
+
+def test_classic_microformats_hentry_and_vcard_are_read_too():
+    entry = entry_of('<div class="hentry"><h1 class="entry-title">Old school</h1>'
+                     '<div class="author vcard"><a class="fn url" href="/">Olga Old</a></div>'
+                     f'<div class="entry-content">See <a href="{TARGET}">this</a>.</div></div>')
+
+    assert entry is not None
+    assert (entry.name, entry.author_name, entry.mention_type) == ("Old school", "Olga Old", "mention")

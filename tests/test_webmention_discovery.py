@@ -203,17 +203,17 @@ def non_html_with_header_only(site: TargetSite) -> str:
     return "/json/ep"
 
 
-def non_html_tags_are_not_read(site: TargetSite) -> None:
+def non_html_tags_are_not_read(site: TargetSite) -> str | None:
     site.page("/plain/post", '<link rel="webmention" href="/plain/ep">', content_type="text/plain")
     return None
 
 
-def no_endpoint(site: TargetSite) -> None:
+def no_endpoint(site: TargetSite) -> str | None:
     site.page("/none/post", html('<link rel="pingback" href="/xmlrpc">', '<a href="/elsewhere">x</a>'))
     return None
 
 
-def target_missing(site: TargetSite) -> None:
+def target_missing(site: TargetSite) -> str | None:
     site.page("/missing/post", html('<link rel="webmention" href="/missing/ep">'), status=404)
     return None
 

@@ -21,7 +21,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -212,7 +212,7 @@ def status_view(token: str) -> Any:
             _, signed_at = _serializer().loads(token, return_timestamp=True)
         except BadData:
             return _plain("no webmention has this status URL", 404)
-        received = signed_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+        received = signed_at.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
         data = {"status": RequestStatus.QUEUED.value, "summary": STATUS_TEXT[RequestStatus.QUEUED],
                 "reason": None, "source": None, "target": None, "received": received,
                 "updated": received}
