@@ -532,3 +532,25 @@ def test_a_reply_written_on_another_example_blog_shows_here_as_a_reply_with_its_
     assert reply.find_class("linkback-author-name")[0].text_content() == "Bea Blogger"
     assert reply.find_class("linkback-author-link")[0].get("href") == server.url + "/"
     assert "yes, and here is why" in reply.find_class("linkback-content")[0].text_content()
+
+
+@pytest.mark.parametrize(("content_type", "body", "verdict"), [
+    ("application/json", '{"type": "entry", "in-reply-to": ["TARGET"]}', "accepted"),
+    ("application/activity+json", '{"object": {"inReplyTo": "TARGET#comments"}}', "accepted"),
+    ("application/json", '{"TARGET": "the URL only as a key"}', "rejected"),
+    ("application/json", '{"broken": ', "rejected"),
+    ("text/plain", "Plain words about TARGET and more.", "accepted"),
+    ("text/plain", "Plain words about nothing.", "rejected"),
+    ("image/png", "TARGET", "rejected"),
+])
+def test_webmention_sources_in_json_and_plain_text_verify_by_content_type(
+        no_moderation, blog, source_site, wm, content_type, body, verdict):
+    blog.add_post("target-post")
+    target = blog.post_url("target-post")
+    source = source_site.page("/doc", body.replace("TARGET", target), content_type=content_type)
+
+    location = wm.send(source, target).headers["Location"]
+    wm.wait()
+
+    assert wm.status(location)["status"] == verdict
+    assert len(blog.linkbacks()) == (1 if verdict == "accepted" else 0)

@@ -164,7 +164,7 @@ def _receive(intake: Intake, post: Any | None) -> Any:
         if local_post is not None:
             evidence = verify_local(state.callbacks.describe(local_post), targets)
         elif intake.require_link:
-            evidence = verify_remote(source, targets)
+            evidence = verify_remote(source, targets, any_type=intake.kind == Kind.WEBMENTION)
     except Refusal as refusal:
         if existing is not None and (refusal.gone or refusal.reason == Reason.NO_LINK):
             _remove(existing, refusal)
