@@ -554,3 +554,52 @@ def test_webmention_sources_in_json_and_plain_text_verify_by_content_type(
 
     assert wm.status(location)["status"] == verdict
     assert len(blog.linkbacks()) == (1 if verdict == "accepted" else 0)
+
+
+def test_the_moderation_queue_shows_the_kind_type_and_microformats_author(blog, source_site, wm):
+    blog.add_post("target-post")
+    target = blog.post_url("target-post")
+    source = source_site.page("/reply", h_entry(target, "u-in-reply-to", "Queue Author", "/q.png"))
+    wm.send(source, target)
+    wm.wait()
+    [row] = blog.linkbacks()
+    client = blog.app.test_client()
+    with client.session_transaction() as session:
+        session["admin"] = True
+
+    dashboard = lxml.html.fromstring(client.get("/admin/").data)
+
+    [pending] = dashboard.xpath(f'//tr[@id="pending-{row.id}"]')
+    assert "webmention (reply) · by Queue Author" in pending.text_content()
+
+
+def test_prune_command_deletes_old_status_records_and_their_urls_answer_404(
+        blog, source_site, wm, monkeypatch):
+    from datetime import timedelta
+
+    from itsdangerous import TimestampSigner
+
+    from flask_linkback.models import utcnow
+
+    blog.add_post("target-post")
+    target = blog.post_url("target-post")
+    month = 31 * 24 * 3600
+    real_timestamp = TimestampSigner.get_timestamp
+    with monkeypatch.context() as patch:  # a webmention received a month ago
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: real_timestamp(self) - month)
+        old = wm.send(source_site.linking_page("/old", target), target).headers["Location"]
+        wm.wait()
+    new = wm.send(source_site.linking_page("/new", target), target).headers["Location"]
+    wm.wait()
+    with blog.app.app_context():
+        model = blog.app.extensions["linkback"].models.WebmentionRequest
+        model.query.filter_by(token=old.rsplit("/", 1)[1]).one().created_at = utcnow() - timedelta(days=31)
+        blog.app.extensions["linkback"].db.session.commit()
+    assert requests.get(old, timeout=10).status_code == 200
+
+    result = blog.app.test_cli_runner().invoke(args=["linkback", "prune-webmention-status", "--days", "30"])
+
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 webmention status record older than 30 days" in result.output
+    assert requests.get(old, timeout=10).status_code == 404
+    assert requests.get(new, timeout=10).status_code == 200

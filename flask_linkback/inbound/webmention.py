@@ -107,6 +107,9 @@ def _check(body: bytes) -> tuple[str, str, str]:
 
 
 TARGET_CACHE_SECONDS = 2.0
+#: A genuine token without a recorded verdict reads "queued" for this long, then 404:
+#: a job lost to a restart, or a record pruned, does not stay "queued" forever.
+QUEUED_MAX_SECONDS = 3600
 
 
 def _accepting_post(target: str) -> tuple[str, str]:
@@ -209,8 +212,8 @@ def status_view(token: str) -> Any:
         }
     else:
         try:
-            _, signed_at = _serializer().loads(token, return_timestamp=True)
-        except BadData:
+            _, signed_at = _serializer().loads(token, max_age=QUEUED_MAX_SECONDS, return_timestamp=True)
+        except BadData:  # made up, altered, or old with its record pruned (or its job lost)
             return _plain("no webmention has this status URL", 404)
         received = signed_at.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
         data = {"status": RequestStatus.QUEUED.value, "summary": STATUS_TEXT[RequestStatus.QUEUED],
