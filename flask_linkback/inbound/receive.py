@@ -133,7 +133,7 @@ def receive(intake: Intake, post: Any | None = None) -> Any:
         raise
 
 
-def _receive(intake: Intake, post: Any | None) -> Any:
+def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
     state = current_state()
     config = current_app.config
     source, target = clean_url(intake.source), clean_url(intake.target)
@@ -210,9 +210,8 @@ def _receive(intake: Intake, post: Any | None) -> Any:
     except IntegrityError:
         # Another request stored the same (source, post) between our check and now.
         session.rollback()
-        if intake.update and not intake.extras.get("_retried"):
-            intake.extras["_retried"] = True
-            return _receive(intake, post)
+        if intake.update and not retried:  # an update: take the path for a known pair
+            return _receive(intake, post, retried=True)
         raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered") from None
 
     app = current_app._get_current_object()
