@@ -21,6 +21,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY="dev-only-change-me",
         BLOG_DATABASE_FILE="blog.sqlite3",
         BLOG_TITLE="A flask-linkback blog",
+        BLOG_AUTHOR="The blog's author",
         BLOG_ADMIN_USER="admin",
         BLOG_ADMIN_PASSWORD="admin",
     )

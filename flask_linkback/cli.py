@@ -108,3 +108,21 @@ def worker_command() -> None:
         pass
     finally:
         scheduler.stop(app)
+
+
+@linkback_cli.command("prune-webmention-status")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Keep the verdicts of webmentions received in the last DAYS days.")
+def prune_webmention_status_command(days: int) -> None:
+    """Delete old webmention status records (their status URLs then answer 404)."""
+    from datetime import timedelta
+
+    from .models import utcnow
+
+    state = current_state()
+    Record = state.models.WebmentionRequest
+    cutoff = utcnow() - timedelta(days=days)
+    deleted = Record.query.filter(Record.created_at < cutoff).delete(synchronize_session=False)
+    state.db.session.commit()
+    click.echo(f"deleted {deleted} webmention status record{'' if deleted == 1 else 's'}"
+               f" older than {days} days")

@@ -116,6 +116,10 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_OUTBOX_CLAIM_TIMEOUT": (600, _positive_number, "a number of seconds > 0"),
     "LINKBACK_DISCOVERY_CACHE_SECONDS": (600, lambda v: _positive_number(v) or v == 0,
                                          "a number of seconds >= 0"),
+    "LINKBACK_WEBMENTION_URL": ("/webmention", _url_path, "a URL path starting with /"),
+    "LINKBACK_ACCEPT_WEBMENTIONS": (True, _bool, "True or False"),
+    "LINKBACK_WEBMENTION_WORKERS": (2, _positive_int, "a whole number > 0"),
+    "LINKBACK_WEBMENTION_QUEUE": (1000, _positive_int, "a whole number > 0"),
 }
 
 

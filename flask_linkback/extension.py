@@ -122,7 +122,10 @@ class Linkback:
     # Request-time helpers -------------------------------------------------------
 
     def advertise(self, post: Any) -> None:
-        """Add the ``X-Pingback`` header to this response (the head-tags macro does this too)."""
+        """Add the ``X-Pingback`` and webmention ``Link`` headers to this response.
+
+        The head-tags macro does this too.
+        """
         from .presentation import linkbacks_for
 
         linkbacks_for(post).advertise()
@@ -214,4 +217,7 @@ def _advertise_header(response: Response) -> Response:
     url = g.pop("_linkback_advertise", None)
     if url and "X-Pingback" not in response.headers:
         response.headers["X-Pingback"] = url
+    webmention = g.pop("_linkback_webmention", None)
+    if webmention and not any("webmention" in value.lower() for value in response.headers.getlist("Link")):
+        response.headers.add("Link", f'<{webmention}>; rel="webmention"')
     return response

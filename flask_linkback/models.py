@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["Kind", "Status", "Models", "define_models", "utcnow"]
+__all__ = ["Kind", "Status", "Models", "RequestStatus", "define_models", "utcnow"]
 
 
 class Kind(enum.StrEnum):
@@ -41,6 +41,7 @@ def utcnow() -> datetime:
 class Models:
     IncomingLinkback: Any
     OutgoingPing: Any = None
+    WebmentionRequest: Any = None
 
 
 _BY_DB: "weakref.WeakKeyDictionary[Any, Models]" = weakref.WeakKeyDictionary()
@@ -52,7 +53,8 @@ def define_models(db: Any) -> Models:
     if models is None:
         from .outbound.model import define_outgoing
 
-        models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db), OutgoingPing=define_outgoing(db))
+        models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db), OutgoingPing=define_outgoing(db),
+                                     WebmentionRequest=_webmention_request(db))
     return models
 
 
@@ -89,6 +91,8 @@ def _incoming(db: Any) -> Any:
         mention_type = sa.Column(sa.String(16), nullable=False, default="mention")
         content = sa.Column(sa.Text)
         published_at = sa.Column(sa.DateTime)
+        #: SHA-256 of the source as last verified; a re-sent ping of an unchanged source is a no-op.
+        content_hash = sa.Column(sa.String(64))
         status = sa.Column(sa.String(16), nullable=False, default=Status.PENDING.value)
         reason = sa.Column(sa.String(300), nullable=False, default="")
         sender_ip = sa.Column(sa.String(45))
@@ -104,3 +108,43 @@ def _incoming(db: Any) -> Any:
             return f"<IncomingLinkback {self.id} {self.kind} {self.source_url} -> {self.post_id} {self.status}>"
 
     return IncomingLinkback
+
+
+class RequestStatus(enum.StrEnum):
+    """Where a received webmention stands, as its status URL reports it."""
+
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    DELETED = "deleted"
+
+
+def _webmention_request(db: Any) -> Any:
+    class WebmentionRequest(db.Model):  # type: ignore[name-defined,misc]
+        """The verdict on one received webmention, for its status URL.
+
+        Written by the worker once verification is done (until then the
+        signed token itself says "queued"). Kept apart from the linkbacks
+        table so a re-sent mention being re-verified stays visible under the
+        post meanwhile. ``token`` is the unguessable part of the status URL.
+        """
+
+        __tablename__ = "linkback_webmention_request"
+
+        id = sa.Column(sa.Integer, primary_key=True)
+        token = sa.Column(sa.String(128), nullable=False, unique=True)
+        source_url = sa.Column(sa.String(2048), nullable=False)
+        target_url = sa.Column(sa.String(2048), nullable=False)
+        post_id = sa.Column(sa.String(64), nullable=False)
+        status = sa.Column(sa.String(16), nullable=False, default=RequestStatus.QUEUED.value)
+        reason = sa.Column(sa.String(300), nullable=False, default="")
+        linkback_id = sa.Column(sa.Integer)
+        sender_ip = sa.Column(sa.String(45))
+        created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
+        updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+        def __repr__(self) -> str:
+            return f"<WebmentionRequest {self.id} {self.source_url} -> {self.target_url} {self.status}>"
+
+    return WebmentionRequest

@@ -7,13 +7,16 @@ from functools import cached_property
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from flask import g, url_for
+from flask import current_app, g, url_for
 from markupsafe import Markup
 
 from .host import PostInfo
+from .mf2 import clean_html
 from .models import Status
 from .state import current_state
+from .urls import host_of, is_http_url
 
+FACEPILE_AND_REPLY_TYPES = frozenset({"reply", "like", "repost"})
 RDF_NAMESPACES = (
     'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
     'xmlns:dc="http://purl.org/dc/elements/1.1/" '
@@ -64,10 +67,63 @@ class PostLinkbacks:
         )
 
     def advertise(self) -> str:
-        """Mark this response for the ``X-Pingback`` header; returns "" so templates can call it."""
+        """Mark this response for the ``X-Pingback`` and ``Link: rel="webmention"`` headers.
+
+        Returns "" so templates can call it.
+        """
         if self.pings_open:
             g._linkback_advertise = self.pingback_url
+        if self.accepts_webmentions:
+            g._linkback_webmention = self.webmention_url
         return ""
+
+    # Webmention and microformats ---------------------------------------------------
+
+    @property
+    def accepts_webmentions(self) -> bool:
+        return self.pings_open and bool(current_app.config["LINKBACK_ACCEPT_WEBMENTIONS"])
+
+    @cached_property
+    def webmention_url(self) -> str:
+        return url_for("linkback.webmention", _external=True)
+
+    @cached_property
+    def replies(self) -> list[Any]:
+        """Approved replies (``in-reply-to`` this post), shown as comments."""
+        return [item for item in self.approved if item.mention_type == "reply"]
+
+    @cached_property
+    def likes(self) -> list[Any]:
+        return [item for item in self.approved if item.mention_type == "like"]
+
+    @cached_property
+    def reposts(self) -> list[Any]:
+        return [item for item in self.approved if item.mention_type == "repost"]
+
+    @cached_property
+    def mentions(self) -> list[Any]:
+        """Everything else approved: mentions, bookmarks, and plain pingbacks and trackbacks."""
+        return [item for item in self.approved if item.mention_type not in FACEPILE_AND_REPLY_TYPES]
+
+    @staticmethod
+    def author_name(item: Any) -> str:
+        """Who wrote it: the h-card's name, else the sending blog, else the source's host."""
+        return item.author_name or item.blog_name or host_of(item.source_url) or item.source_url
+
+    @staticmethod
+    def author_link(item: Any) -> str:
+        """The author's http(s) URL, else the source page."""
+        return item.author_url if item.author_url and is_http_url(item.author_url) else item.source_url
+
+    @staticmethod
+    def photo(item: Any) -> str | None:
+        """The author's photo URL when it is http(s); never ``data:``, ``javascript:`` ..."""
+        return item.author_photo if item.author_photo and is_http_url(item.author_photo) else None
+
+    @staticmethod
+    def content(item: Any) -> Markup:
+        """The stored content, sanitised again on the way out (defence in depth)."""
+        return Markup(clean_html(item.content)) if item.content else Markup("")
 
 
 def linkbacks_for(post: Any) -> PostLinkbacks:

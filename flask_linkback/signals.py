@@ -24,3 +24,8 @@ settings_changed = _signals.signal("settings-changed")
 ping_sent = _signals.signal("ping-sent")
 #: An outgoing ping failed for good. Keyword: ``ping``.
 ping_failed = _signals.signal("ping-failed")
+#: A known linkback was re-sent and re-verified; its fields were refreshed. Keyword: ``linkback``.
+linkback_updated = _signals.signal("linkback-updated")
+#: A known linkback was deleted because its source is gone (410) or no longer links.
+#: Keywords: ``linkback`` (already deleted), ``reason``.
+linkback_removed = _signals.signal("linkback-removed")

@@ -55,7 +55,8 @@ def host_app(tmp_path: Any, name: str = "host", **config: Any) -> Flask:
     app = Flask(name)
     app.config.update({"TESTING": True, "SECRET_KEY": "test",
                        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'{name}.sqlite3'}",
-                       "LINKBACK_TRACKBACK_REQUIRE_LINK": False, **config})
+                       "LINKBACK_TRACKBACK_REQUIRE_LINK": False, "LINKBACK_SCHEDULER": False,
+                       **config})
     return app
 
 
@@ -127,6 +128,7 @@ def test_each_way_of_setting_up_gives_a_working_trackback_endpoint(tmp_path, set
 def test_every_config_key_gets_its_documented_default(tmp_path):
     app = host_app(tmp_path)
     del app.config["LINKBACK_TRACKBACK_REQUIRE_LINK"]
+    del app.config["LINKBACK_SCHEDULER"]
 
     Linkback(app, SQLAlchemy(app))
 

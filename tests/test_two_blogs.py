@@ -49,7 +49,7 @@ def test_a_post_on_one_blog_pings_a_post_on_the_other(blog, other_blog):
 
     assert "registered" in answer
     [row] = blog.linkbacks()
-    assert row.title == "An answer from across town · A flask-linkback blog"  # the page's <title>
+    assert row.title == "An answer from across town"  # the h-entry's name, not the page <title>
     assert "the original post" in row.excerpt
     assert other_blog.linkbacks() == []  # the sender stores nothing about it
     result = blog.app.test_cli_runner().invoke(args=["linkback", "approve", str(row.id)])

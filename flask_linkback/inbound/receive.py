@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import signals
 from ..host import PostInfo
-from ..models import Kind, Status
+from ..mf2 import Entry, read_entry
+from ..models import Kind, Status, utcnow
 from ..state import current_state
 from ..urls import is_http_url, normalize_url, same_url, strip_fragment
 from . import rules
@@ -43,12 +44,21 @@ class Reason(enum.IntEnum):
 
 
 class Refusal(Exception):
-    """A ping we will not store, with a reason the sender may read."""
+    """A ping we will not store, with a reason the sender may read.
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    ``gone`` marks a source that answered 410 Gone: for an update that is a
+    delete signal, where a 404 is not (Webmention §3.2.2).
+    """
+
+    def __init__(self, reason: Reason, message: str, *, gone: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.gone = gone
+
+
+class Removed(Refusal):
+    """A known linkback whose source is gone or no longer links: it was deleted."""
 
 
 @dataclass
@@ -63,6 +73,9 @@ class Intake:
     excerpt: str | None = None
     blog_name: str | None = None
     require_link: bool = True
+    #: Re-verify a known (source, post) instead of refusing it as a duplicate
+    #: (Webmention: a re-sent mention is an update, or a delete).
+    update: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,7 +134,7 @@ def receive(intake: Intake, post: Any | None = None) -> Any:
         raise
 
 
-def _receive(intake: Intake, post: Any | None) -> Any:
+def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
     state = current_state()
     config = current_app.config
     source, target = clean_url(intake.source), clean_url(intake.target)
@@ -138,7 +151,8 @@ def _receive(intake: Intake, post: Any | None) -> Any:
 
     Linkback = state.models.IncomingLinkback
     source_key = normalize_url(source)
-    if _already_registered(Linkback, source_key, info.id):
+    existing = _existing(Linkback, source_key, info.id)
+    if existing is not None and not intake.update:
         raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered")
 
     local_post = state.callbacks.resolve(strip_fragment(source)) if is_local_url(source) else None
@@ -150,10 +164,21 @@ def _receive(intake: Intake, post: Any | None) -> Any:
 
     targets = (target, info.url)
     evidence: Evidence | None = None
-    if local_post is not None:
-        evidence = verify_local(state.callbacks.describe(local_post), targets)
-    elif intake.require_link:
-        evidence = verify_remote(source, targets)
+    try:
+        if local_post is not None:
+            evidence = verify_local(state.callbacks.describe(local_post), targets)
+        elif intake.require_link:
+            evidence = verify_remote(source, targets, any_type=intake.kind == Kind.WEBMENTION)
+    except Refusal as refusal:
+        if existing is not None and (refusal.gone or refusal.reason == Reason.NO_LINK):
+            _remove(existing, refusal)
+        raise
+    if existing is not None and _unchanged(existing, intake, evidence):
+        return existing
+    entry = read_entry(evidence.document, targets) if evidence is not None else None
+
+    if existing is not None:
+        return _update(existing, intake, evidence, entry, source)
 
     candidate = rules.Candidate(
         kind=intake.kind,
@@ -176,13 +201,15 @@ def _receive(intake: Intake, post: Any | None) -> Any:
         source_host=candidate.source_host[:255],
         target_url=info.url[:2048],
         post_id=info.id,
-        title=_title(intake, evidence, source)[:300],
+        title=_title(intake, evidence, source, entry)[:300],
         excerpt=_excerpt(intake, evidence),
         blog_name=_clean_text(intake.blog_name or "")[:300] or None,
         status=verdict.status.value,
         reason=verdict.reason[:300],
         sender_ip=intake.sender_ip,
     )
+    _enrich(row, entry)
+    row.content_hash = evidence.content_hash or None if evidence else None
     session = state.db.session
     session.add(row)
     try:
@@ -190,6 +217,8 @@ def _receive(intake: Intake, post: Any | None) -> Any:
     except IntegrityError:
         # Another request stored the same (source, post) between our check and now.
         session.rollback()
+        if intake.update and not retried:  # an update: take the path for a known pair
+            return _receive(intake, post, retried=True)
         raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered") from None
 
     app = current_app._get_current_object()
@@ -203,9 +232,64 @@ def _receive(intake: Intake, post: Any | None) -> Any:
     return row
 
 
-def _already_registered(Linkback: Any, source_key: str, post_id: str) -> bool:
-    query = Linkback.query.filter_by(source_key=source_key[:2048], post_id=post_id)
-    return current_state().db.session.query(query.exists()).scalar()
+def _existing(Linkback: Any, source_key: str, post_id: str) -> Any | None:
+    return Linkback.query.filter_by(source_key=source_key[:2048], post_id=post_id).first()
+
+
+def _enrich(row: Any, entry: Entry | None) -> None:
+    """Copy what the source's microformats say onto the row (cleared when they say nothing)."""
+    entry = entry or Entry()
+    row.mention_type = entry.mention_type
+    row.author_name = entry.author_name
+    row.author_url = entry.author_url
+    row.author_photo = entry.author_photo
+    row.content = entry.content
+    row.published_at = entry.published
+
+
+def _update(row: Any, intake: Intake, evidence: Evidence | None, entry: Entry | None,
+            source: str) -> Any:
+    """A re-sent linkback that still verifies: refresh what the source says, keep its status.
+
+    The kind becomes the protocol that sent it last; moderation is not re-run,
+    so a sender cannot lift its own mention out of the spam folder.
+    """
+    row.kind = intake.kind.value
+    row.source_url = strip_fragment(source)[:2048]
+    row.title = _title(intake, evidence, source, entry)[:300]
+    row.excerpt = _excerpt(intake, evidence)
+    if intake.blog_name:
+        row.blog_name = intake.blog_name[:300]
+    _enrich(row, entry)
+    row.content_hash = evidence.content_hash or None if evidence else None
+    row.updated_at = utcnow()
+    current_state().db.session.commit()
+    logger.info("%s updated: %s -> %s (%s)", row.kind, row.source_url, row.target_url, row.status)
+    signals.linkback_updated.send(current_app._get_current_object(), linkback=row)
+    return row
+
+
+def _unchanged(row: Any, intake: Intake, evidence: Evidence | None) -> bool:
+    """True when a re-sent ping brings nothing new: same kind, same source bytes as last time.
+
+    Senders re-send unchanged mentions often (on every edit, on every cron
+    run); this skips re-reading the microformats and writing the row.
+    """
+    return (evidence is not None and bool(evidence.content_hash)
+            and row.content_hash == evidence.content_hash and row.kind == intake.kind.value
+            and not intake.title and not intake.excerpt and not intake.blog_name)
+
+
+def _remove(row: Any, refusal: Refusal) -> None:
+    """Delete a known linkback whose source is gone or dropped the link, and say so."""
+    session = current_state().db.session
+    session.delete(row)
+    session.commit()
+    logger.info("%s removed: %s -> %s: %s", row.kind, row.source_url, row.target_url, refusal.message)
+    signals.linkback_removed.send(current_app._get_current_object(), linkback=row,
+                                  reason=refusal.message)
+    raise Removed(refusal.reason, f"{refusal.message}; the linkback was removed",
+                  gone=refusal.gone) from refusal
 
 
 TITLE_CHARS = 250
@@ -220,9 +304,10 @@ def _clean_text(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
-def _title(intake: Intake, evidence: Evidence | None, source: str) -> str:
-    """The sender's title (TrackBack), else the source page's, else the sending blog or URL."""
-    title = _clean_text(intake.title or "") or (evidence.title if evidence else None)
+def _title(intake: Intake, evidence: Evidence | None, source: str, entry: Entry | None = None) -> str:
+    """The sender's title (TrackBack), else the h-entry's name, else the page's, else blog or URL."""
+    title = (_clean_text(intake.title or "") or (_clean_text(entry.name or "") if entry else None)
+             or (evidence.title if evidence else None))
     return _cut(title or _clean_text(intake.blog_name or "") or source, TITLE_CHARS)
 
 

@@ -8,11 +8,13 @@ what a forged ping can make us do to a third party (pingback DDoS).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -26,9 +28,9 @@ from ..fetch import (
     fetch,
 )
 from ..host import PostInfo
-from ..html import Document, Link
+from ..html import ELLIPSIS, Document, Link, collapse_ws
 from ..state import current_state
-from ..urls import strip_fragment
+from ..urls import normalize_url, strip_fragment
 
 HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 
@@ -43,6 +45,8 @@ class Evidence:
     document: Document
     #: The link to the target that verification found.
     link: Link | None = None
+    #: SHA-256 of the source as fetched: an unchanged source needs no re-reading.
+    content_hash: str = ""
 
 
 def fetch_limits() -> FetchLimits:
@@ -56,8 +60,13 @@ def fetch_limits() -> FetchLimits:
     )
 
 
-def verify_remote(source: str, targets: Iterable[str]) -> Evidence:
-    """Fetch the source and find the link to one of ``targets``, or raise a Refusal."""
+def verify_remote(source: str, targets: Iterable[str], *, any_type: bool = False) -> Evidence:
+    """Fetch the source and find the link to one of ``targets``, or raise a Refusal.
+
+    Pingback and TrackBack want an HTML page; with ``any_type`` (Webmention
+    §3.2.2) a JSON document naming a target as a value, or plain text
+    containing it, verifies too.
+    """
     from .receive import Reason, Refusal
 
     state = current_state()
@@ -78,21 +87,69 @@ def verify_remote(source: str, targets: Iterable[str]) -> Evidence:
 
     if result.status >= 500:
         raise Refusal(Reason.UPSTREAM, f"the source URI answered HTTP {result.status}")
+    if result.status == 410:
+        raise Refusal(Reason.SOURCE_MISSING, "the source URI is gone (HTTP 410)", gone=True)
     if not result.ok:
         raise Refusal(Reason.SOURCE_MISSING, f"the source URI answered HTTP {result.status}")
     if not result.content.strip():
         raise Refusal(Reason.SOURCE_MISSING, "the source URI is empty")
     if result.content_type not in HTML_TYPES:
-        raise Refusal(Reason.NO_LINK, f"the source URI is {result.content_type}, not an HTML page")
-    document = Document(result.content, result.url, result.encoding)
-    return _evidence(document, targets, result.url)
+        if not any_type:
+            raise Refusal(Reason.NO_LINK, f"the source URI is {result.content_type}, not an HTML page")
+        evidence = _evidence_outside_html(result, list(targets))
+    else:
+        document = Document(result.content, result.url, result.encoding)
+        evidence = _evidence(document, targets, result.url)
+    return replace(evidence, content_hash=hashlib.sha256(result.content).hexdigest())
+
+
+def _evidence_outside_html(result: FetchResult, targets: list[str]) -> Evidence:
+    """A JSON value equal to a target, or a target's URL in plain text (Webmention)."""
+    from .receive import Reason, Refusal
+
+    wanted = {normalize_url(strip_fragment(target)) for target in targets}
+    content_type = result.content_type
+    excerpt = ""
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            found = any(normalize_url(strip_fragment(value)) in wanted
+                        for value in _json_strings(json.loads(result.content)))
+        except (ValueError, RecursionError):
+            raise Refusal(Reason.NO_LINK, "the source URI is not valid JSON") from None
+    elif content_type == "text/plain":
+        text = result.content.decode(result.encoding or "utf-8", "replace")
+        spots = [text.find(target) for target in dict.fromkeys(targets) if target in text]
+        found = bool(spots)
+        if found:
+            chars = current_app.config["LINKBACK_EXCERPT_CHARS"]
+            start = min(spots)
+            excerpt = f"[{ELLIPSIS}] {collapse_ws(text[max(start - chars, 0):start + chars])} [{ELLIPSIS}]"
+    else:
+        raise Refusal(Reason.NO_LINK, f"the source URI is {content_type}, which cannot link here")
+    if not found:
+        raise Refusal(Reason.NO_LINK, "the source URI does not contain a link to the target URI")
+    return Evidence(result.url, None, excerpt, Document("", result.url))
+
+
+def _json_strings(value: object) -> Iterator[str]:
+    """Every string value in a JSON document (not the keys), without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def verify_local(source: PostInfo, targets: Iterable[str]) -> Evidence:
     """Verify a ping from one of this site's own posts from its HTML, without HTTP."""
     document = Document(source.html or "", source.url)
     evidence = _evidence(document, targets, source.url)
-    return Evidence(source.url, source.title, evidence.excerpt, document, evidence.link)
+    digest = hashlib.sha256(f"{source.title}\0{source.html}".encode()).hexdigest()
+    return Evidence(source.url, source.title, evidence.excerpt, document, evidence.link, digest)
 
 
 def _evidence(document: Document, targets: Iterable[str], final_url: str) -> Evidence:
