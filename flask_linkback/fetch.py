@@ -10,7 +10,10 @@ very address that was checked, so DNS rebinding cannot slip past it.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
+import itertools
+import os
 import re
 import socket
 import threading
@@ -19,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urljoin
 
 import requests
@@ -214,7 +217,8 @@ def fetch(
         "Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.5",
     }
     request_headers.update(headers or {})
-    with _session(limits.allow_private) as session, _Watchdog(deadline) as watchdog:
+    session = _session(limits.allow_private)
+    with _Watchdog(deadline) as watchdog:
         try:
             while True:
                 if not is_http_url(url):
@@ -321,28 +325,29 @@ _WATCHDOG: ContextVar[_Watchdog | None] = ContextVar("flask_linkback_fetch_watch
 
 
 class _Watchdog:
-    """Cuts the fetch's connections at the deadline.
+    """Cuts one fetch's connections at its deadline.
 
     Socket timeouts bound each ``recv``, not the whole fetch: a server that
     trickles header lines a byte at a time would otherwise hold the request
     for as long as it likes. Connections register themselves (through a
-    context variable) when they open; at the deadline a timer thread shuts
-    their sockets down, which makes the blocked read return at once.
+    context variable) when they send a request; at the deadline the shared
+    :class:`_Deadlines` thread shuts their sockets down, which makes the
+    blocked read return at once.
     """
 
     def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
         self.fired = False
         self._connections: list[HTTPConnection] = []
         self._lock = threading.Lock()
         self._done = False
-        self._timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._fire)
-        self._timer.daemon = True
 
     def watch(self, connection: HTTPConnection) -> None:
         with self._lock:
-            self._connections.append(connection)
+            if connection not in self._connections:
+                self._connections.append(connection)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
             if self._done:
                 return
@@ -357,14 +362,76 @@ class _Watchdog:
 
     def __enter__(self) -> Self:
         self._token = _WATCHDOG.set(self)
-        self._timer.start()
+        _DEADLINES.add(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
             self._done = True
-        self._timer.cancel()
+            self._connections.clear()
+        _DEADLINES.discard(self)
         _WATCHDOG.reset(self._token)
+
+
+class _Deadlines:
+    """One thread for the deadlines of every fetch in the process.
+
+    A thread per fetch (``threading.Timer``) cost a thread start per request,
+    which under load waits for the interpreter lock each time. Here the
+    pending deadlines sit in a heap; the thread sleeps on a condition until
+    the earliest one, and fires the watchdogs whose deadline has passed. A
+    finished fetch is only marked: its heap entry is dropped when it comes up
+    (or all at once when most of the heap is finished fetches).
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # the thread does not survive a fork
+
+    def _reset(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._live: set[_Watchdog] = set()
+        self._sequence = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watchdog: _Watchdog) -> None:
+        with self._condition:
+            entry = (watchdog.deadline, next(self._sequence), watchdog)
+            heapq.heappush(self._heap, entry)
+            self._live.add(watchdog)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="linkback-fetch-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            elif self._heap[0] is entry:  # the thread sleeps until a later deadline
+                self._condition.notify()
+
+    def discard(self, watchdog: _Watchdog) -> None:
+        with self._condition:
+            self._live.discard(watchdog)
+            if len(self._heap) > 64 and len(self._live) < len(self._heap) // 4:
+                self._heap = [entry for entry in self._heap if entry[2] in self._live]
+                heapq.heapify(self._heap)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                due: list[_Watchdog] = []
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    watchdog = heapq.heappop(self._heap)[2]
+                    if watchdog in self._live:
+                        self._live.discard(watchdog)
+                        due.append(watchdog)
+                if not due:
+                    self._condition.wait(self._heap[0][0] - now if self._heap else None)
+                    continue
+            for watchdog in due:  # outside the lock: fire takes the fetch's own lock
+                watchdog.fire()
+
+
+_DEADLINES = _Deadlines()
 
 
 class _PolicyConnectionMixin:
@@ -410,6 +477,13 @@ class _PolicyConnectionMixin:
                 last_error = error
         raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}")  # type: ignore[arg-type]
 
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        # A pooled connection serves several fetches: each one watches it while it uses it.
+        watchdog = _WATCHDOG.get()
+        if watchdog is not None:
+            watchdog.watch(self)  # type: ignore[arg-type]
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
 
 @cache
 def _pool_classes(allow_private: bool) -> dict[str, type[HTTPConnectionPool]]:
@@ -445,10 +519,37 @@ class _Session(requests.Session):
         return iter(())
 
 
+#: A pooled connection idle longer than this is closed rather than reused: servers drop idle
+#: keep-alive connections after a few seconds (Apache: 5 s), and a request sent on a connection
+#: the server is closing fails.
+KEEP_ALIVE_SECONDS = 2.0
+_SESSIONS = threading.local()
+
+
 def _session(allow_private: bool) -> requests.Session:
-    session = _Session()
-    session.trust_env = False  # no proxies or netrc from the environment
-    adapter = _PolicyAdapter(allow_private)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    """This thread's session for this address policy, built once and reused.
+
+    Building a session, adapter and pool manager per fetch cost as much CPU
+    as the request itself; a kept session also keeps connections alive, so
+    a discovery GET and the ping POST to the same host:port share one. One
+    session per policy, so a connection opened under ``allow_private`` is
+    never reused by a fetch without it (the policy is checked when a
+    connection opens). Cookies are kept within one fetch (across its
+    redirects) and dropped before the next.
+    """
+    sessions: dict[bool, tuple[requests.Session, float]] | None = getattr(_SESSIONS, "by_policy", None)
+    if sessions is None:
+        sessions = _SESSIONS.by_policy = {}
+    now = time.monotonic()
+    session, last_used = sessions.get(allow_private, (None, now))
+    if session is None:
+        session = _Session()
+        session.trust_env = False  # no proxies or netrc from the environment
+        adapter = _PolicyAdapter(allow_private)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    elif now - last_used > KEEP_ALIVE_SECONDS:
+        session.close()  # closes the idle connections; the pools reopen on demand
+    session.cookies.clear()
+    sessions[allow_private] = (session, now)
     return session
