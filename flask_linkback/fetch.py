@@ -23,18 +23,21 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Self
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
-import requests
-from requests.adapters import HTTPAdapter
+from requests.certs import where as ca_bundle
 from requests.structures import CaseInsensitiveDict
+from urllib3 import BaseHTTPResponse, PoolManager, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    HTTPError,
     NameResolutionError,
     NewConnectionError,
+    ProtocolError,
     ReadTimeoutError,
+    SSLError,
 )
 
 from .urls import is_http_url
@@ -217,23 +220,24 @@ def fetch(
         "Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.5",
     }
     request_headers.update(headers or {})
-    session = _session(limits.allow_private)
+    body = _encode_body(data, request_headers)
+    pools = _pool_manager(limits.allow_private)
     with _Watchdog(deadline) as watchdog:
         try:
             while True:
                 if not is_http_url(url):
                     raise UnsupportedURL(f"{url!r} is not an http(s) URL", url=url)
-                response = _send(session, method, url, request_headers, data, deadline)
+                response = _send(pools, method, url, request_headers, body, deadline)
                 with response:
                     location = response.headers.get("Location")
-                    redirect = response.status_code in REDIRECT_STATUSES and location
+                    redirect = response.status in REDIRECT_STATUSES and location
                     if not (follow_redirects and redirect):
                         content = _read_body(response, url, limits.max_bytes, deadline)
                         if watchdog.fired:  # the "end" of the body was the watchdog's cut
                             raise FetchTimeout("time limit reached", url=url)
                         return FetchResult(
                             url=url,
-                            status=response.status_code,
+                            status=response.status,
                             headers=CaseInsensitiveDict(response.headers),
                             content=content,
                             history=tuple(history),
@@ -242,9 +246,9 @@ def fetch(
                     raise TooManyRedirects(f"more than {limits.max_redirects} redirects", url=url)
                 history.append(url)
                 url = urljoin(url, location.strip())
-                status = response.status_code
+                status = response.status
                 if status == 303 or (status in (301, 302) and method == "POST"):
-                    method, data = "GET", None
+                    method, body = "GET", None
                     request_headers.pop("Content-Type", None)
         except FetchError as error:
             if watchdog.fired and not isinstance(error, FetchTimeout):
@@ -252,39 +256,54 @@ def fetch(
             raise
 
 
+def _encode_body(data: Mapping[str, str] | bytes | str | None, headers: dict[str, str]) -> bytes | None:
+    """The request body as bytes; a mapping is sent as a form, as browsers do."""
+    if data is None or isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return urlencode(data, doseq=True).encode("ascii")
+
+
 def _send(
-    session: requests.Session,
+    pools: PoolManager,
     method: str,
     url: str,
     headers: Mapping[str, str],
-    data: object,
+    body: bytes | None,
     deadline: float,
-) -> requests.Response:
+) -> BaseHTTPResponse:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise FetchTimeout("time limit reached", url=url)
     try:
-        return session.request(
+        return pools.urlopen(
             method,
             url,
+            body=body,
             headers=dict(headers),
-            data=data,
-            timeout=(remaining, remaining),
-            allow_redirects=False,
-            stream=True,
+            timeout=Timeout(connect=remaining, read=remaining),
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            decode_content=False,
         )
     except FetchError as error:
         error.url = error.url or url
         raise
-    except (requests.Timeout, ConnectTimeoutError) as error:
-        raise FetchTimeout(f"timed out: {_cause(error)}", url=url) from None
-    except requests.ConnectionError as error:
+    except NewConnectionError as error:  # a subclass of ConnectTimeoutError, but a refusal
         raise ConnectFailed(f"could not connect: {_cause(error)}", url=url) from None
-    except (requests.RequestException, ValueError) as error:
+    except (ConnectTimeoutError, ReadTimeoutError, TimeoutError) as error:
+        raise FetchTimeout(f"timed out: {_cause(error)}", url=url) from None
+    except (ProtocolError, SSLError, OSError) as error:
+        raise ConnectFailed(f"could not connect: {_cause(error)}", url=url) from None
+    except (HTTPError, ValueError, UnicodeError) as error:
         raise FetchError(f"request failed: {error}", url=url) from None
 
 
-def _read_body(response: requests.Response, url: str, max_bytes: int, deadline: float) -> bytes:
+def _read_body(response: BaseHTTPResponse, url: str, max_bytes: int, deadline: float) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(f"the body is {declared} bytes, more than the {max_bytes} allowed", url=url)
@@ -293,7 +312,7 @@ def _read_body(response: requests.Response, url: str, max_bytes: int, deadline: 
         while True:
             # read1 returns what one recv brings, so a trickling server cannot
             # hold us past the deadline by filling a large buffer slowly.
-            chunk = response.raw.read1(_CHUNK)
+            chunk = response.read1(_CHUNK)
             if not chunk:
                 return bytes(body)
             body += chunk
@@ -305,7 +324,7 @@ def _read_body(response: requests.Response, url: str, max_bytes: int, deadline: 
         raise
     except ReadTimeoutError:  # urllib3 wraps the socket timeout in its own, non-OSError class
         raise FetchTimeout("reading the body timed out", url=url) from None
-    except (OSError, requests.RequestException) as error:
+    except OSError as error:
         if "timed out" in str(error).lower():
             raise FetchTimeout("reading the body timed out", url=url) from None
         raise ConnectFailed(f"the connection broke: {error}", url=url) from None
@@ -496,60 +515,35 @@ def _pool_classes(allow_private: bool) -> dict[str, type[HTTPConnectionPool]]:
     return {"http": http_pool, "https": https_pool}
 
 
-class _PolicyAdapter(HTTPAdapter):
-    def __init__(self, allow_private: bool) -> None:
-        self._allow_private = allow_private
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
-        super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
-        self.poolmanager.pool_classes_by_scheme = _pool_classes(self._allow_private)
-
-
-class _Session(requests.Session):
-    """A session that leaves redirects entirely to :func:`fetch`.
-
-    Even with ``allow_redirects=False``, ``Session.send`` calls
-    ``resolve_redirects`` to prepare ``Response.next``, and that reads the whole
-    body of any 3xx response (``resp.content``) with no byte cap, before
-    :func:`_read_body` ever sees it.
-    """
-
-    def resolve_redirects(self, *args: object, **kwargs: object) -> Iterator[requests.Response]:  # type: ignore[override]
-        return iter(())
-
-
 #: A pooled connection idle longer than this is closed rather than reused: servers drop idle
 #: keep-alive connections after a few seconds (Apache: 5 s), and a request sent on a connection
 #: the server is closing fails.
 KEEP_ALIVE_SECONDS = 2.0
-_SESSIONS = threading.local()
+_POOLS = threading.local()
 
 
-def _session(allow_private: bool) -> requests.Session:
-    """This thread's session for this address policy, built once and reused.
+def _pool_manager(allow_private: bool) -> PoolManager:
+    """This thread's connection pools for this address policy, built once and reused.
 
-    Building a session, adapter and pool manager per fetch cost as much CPU
-    as the request itself; a kept session also keeps connections alive, so
-    a discovery GET and the ping POST to the same host:port share one. One
-    session per policy, so a connection opened under ``allow_private`` is
-    never reused by a fetch without it (the policy is checked when a
-    connection opens). Cookies are kept within one fetch (across its
-    redirects) and dropped before the next.
+    urllib3 directly, not a requests session: the session's request
+    preparation, settings merging and cookie handling cost more CPU than the
+    HTTP itself, and :func:`fetch` does its own redirects, limits and errors.
+    Kept pools keep connections alive, so a discovery GET and the ping POST
+    to the same host:port share one. One set of pools per policy, so a
+    connection opened under ``allow_private`` is never reused by a fetch
+    without it (the policy is checked when a connection opens). No cookies
+    are kept, and proxies and netrc from the environment are not used.
     """
-    sessions: dict[bool, tuple[requests.Session, float]] | None = getattr(_SESSIONS, "by_policy", None)
-    if sessions is None:
-        sessions = _SESSIONS.by_policy = {}
+    managers: dict[bool, tuple[PoolManager, float]] | None = getattr(_POOLS, "by_policy", None)
+    if managers is None:
+        managers = _POOLS.by_policy = {}
     now = time.monotonic()
-    session, last_used = sessions.get(allow_private, (None, now))
-    if session is None:
-        session = _Session()
-        session.trust_env = False  # no proxies or netrc from the environment
-        adapter = _PolicyAdapter(allow_private)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    manager, last_used = managers.get(allow_private, (None, now))
+    if manager is None:
+        manager = PoolManager(num_pools=10, maxsize=1, block=False, cert_reqs="CERT_REQUIRED",
+                              ca_certs=ca_bundle())
+        manager.pool_classes_by_scheme = _pool_classes(allow_private)
     elif now - last_used > KEEP_ALIVE_SECONDS:
-        session.close()  # closes the idle connections; the pools reopen on demand
-    session.cookies.clear()
-    sessions[allow_private] = (session, now)
-    return session
+        manager.clear()  # closes the idle connections; pools reopen on demand
+    managers[allow_private] = (manager, now)
+    return manager
