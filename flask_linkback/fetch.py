@@ -540,7 +540,7 @@ def _pool_manager(allow_private: bool) -> PoolManager:
     now = time.monotonic()
     manager, last_used = managers.get(allow_private, (None, now))
     if manager is None:
-        manager = PoolManager(num_pools=10, maxsize=1, block=False, cert_reqs="CERT_REQUIRED",
+        manager = PoolManager(num_pools=4, maxsize=1, block=False, cert_reqs="CERT_REQUIRED",
                               ca_certs=ca_bundle())
         manager.pool_classes_by_scheme = _pool_classes(allow_private)
     elif now - last_used > KEEP_ALIVE_SECONDS:

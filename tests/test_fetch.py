@@ -759,6 +759,131 @@ def test_a_fetch_within_the_limit_is_not_disturbed_by_the_deadline_later(site: S
     assert first.content == second.content == b"fast"
 
 
+def test_a_short_deadline_is_kept_while_a_longer_one_is_pending(site: Site) -> None:
+    # One thread watches every deadline: a fetch that starts later with a
+    # shorter limit must not wait for the earlier fetch's longer one.
+    long_started = threading.Event()
+
+    @site.route("/trickle-long")
+    def _(handler: Handler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        long_started.set()
+        while handler.server.serving_for(0.05):
+            handler.wfile.write(b"a")
+        handler.close_connection = True
+
+    site.server.routes["/trickle-short"] = site.server.routes["/trickle-long"]
+    long_outcome: list[FetchResult | FetchError] = []
+    worker = threading.Thread(target=lambda: long_outcome.append(
+        timed_fetch(site.url("/trickle-long"), FetchLimits(allow_private=True, timeout=4.0))[0]))
+    worker.start()
+    assert long_started.wait(GIVE_UP_BOUND)
+
+    outcome, elapsed = timed_fetch(
+        site.url("/trickle-short"), FetchLimits(allow_private=True, timeout=0.5)
+    )
+    worker.join(timeout=10)
+
+    assert isinstance(outcome, FetchTimeout)
+    assert elapsed < 3.0  # well before the long fetch's 4 s
+    assert isinstance(long_outcome[0], FetchTimeout)
+
+
+def test_fetches_share_one_deadline_thread(site: Site) -> None:
+    site.route("/quick")(lambda h: reply(h, 200, b"fast"))
+
+    for _ in range(5):
+        fetch(site.url("/quick"), FetchLimits(allow_private=True, timeout=0.5))
+    threads = [t.name for t in threading.enumerate() if t.name == "linkback-fetch-deadlines"]
+    for _ in range(20):
+        fetch(site.url("/quick"), FetchLimits(allow_private=True, timeout=0.5))
+
+    assert threads == ["linkback-fetch-deadlines"]
+    assert [t.name for t in threading.enumerate() if t.name == "linkback-fetch-deadlines"] == threads
+
+
+# --- kept-alive connections --------------------------------------------------------------------
+
+
+def record_client_port(ports: list[int], body: bytes = b"ok") -> Route:
+    def route(handler: Handler) -> None:
+        ports.append(handler.client_address[1])
+        reply(handler, 200, body)
+
+    return route
+
+
+def test_a_get_and_a_post_to_one_host_share_one_connection(site: Site) -> None:
+    ports: list[int] = []
+    site.route("/page")(record_client_port(ports))
+    site.route("/xmlrpc")(record_client_port(ports))
+
+    fetch(site.url("/page"), LOCAL)
+    fetch(site.url("/xmlrpc"), LOCAL, method="POST", data=b"<ping/>")
+
+    assert len(ports) == 2
+    assert ports[0] == ports[1]
+    assert [r.body for r in site.requests] == [b"", b"<ping/>"]
+
+
+def test_a_connection_idle_past_the_keep_alive_window_is_not_reused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ports: list[int] = []
+    site.route("/page")(record_client_port(ports))
+    monkeypatch.setattr(fetch_module, "KEEP_ALIVE_SECONDS", -1.0)
+
+    fetch(site.url("/page"), LOCAL)
+    fetch(site.url("/page"), LOCAL)
+
+    assert len(ports) == 2
+    assert ports[0] != ports[1]
+
+
+def test_a_connection_opened_with_private_addresses_allowed_is_not_reused_without(
+    site: Site,
+) -> None:
+    site.route("/page")(lambda h: reply(h, 200, b"ok"))
+
+    assert fetch(site.url("/page"), LOCAL).content == b"ok"
+    with pytest.raises(AddressRefused):
+        fetch(site.url("/page"), FetchLimits(timeout=2.0))
+
+    assert len(site.requests) == 1
+
+
+def test_a_kept_alive_connection_is_cut_at_the_deadline_of_the_fetch_using_it(site: Site) -> None:
+    ports: list[int] = []
+    site.route("/quick")(record_client_port(ports, b"fast"))
+
+    @site.route("/slow-headers")
+    def _(handler: Handler) -> None:
+        ports.append(handler.client_address[1])
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while handler.server.serving_for(0.05):
+            handler.wfile.write(b"a")
+        handler.close_connection = True
+
+    fetch(site.url("/quick"), LOCAL)
+    outcome, elapsed = timed_fetch(
+        site.url("/slow-headers"), FetchLimits(allow_private=True, timeout=1.0)
+    )
+
+    assert isinstance(outcome, FetchTimeout)
+    assert elapsed < GIVE_UP_BOUND
+    assert len(ports) == 2 and ports[0] == ports[1]  # the same, reused connection
+
+
+def test_cookies_set_by_one_fetch_are_not_sent_by_the_next(site: Site) -> None:
+    site.route("/set")(lambda h: reply(h, 200, b"ok", [("Set-Cookie", "session=abc; Path=/")]))
+    site.route("/page")(lambda h: reply(h, 200, b"ok"))
+
+    fetch(site.url("/set"), LOCAL)
+    fetch(site.url("/page"), LOCAL)
+
+    assert site.requests[1].headers.get("Cookie") is None
+
+
 # --- connection failures and unsupported URLs --------------------------------------------------
 
 
