@@ -12,6 +12,13 @@ the outbox would (each claims its share atomically).
 
 Two cases: only the Pingback call answers after the delay (the floor is one
 delay), and both the discovery GET and the call do (the floor is two).
+
+What lies above the floor is our own CPU, serialised by the interpreter lock:
+per ping a discovery GET and the XML-RPC POST (urllib3 pools kept per thread,
+so the two share a connection when the target allows keep-alive; these
+targets close it), and the pool starting a thread per concurrent ping, each
+start waiting for the lock while the first pings run. The fetch deadlines
+are watched by one shared thread, not a timer thread per fetch.
 """
 
 from __future__ import annotations

@@ -256,7 +256,9 @@ def fetch(
             raise
 
 
-def _encode_body(data: Mapping[str, str] | bytes | str | None, headers: dict[str, str]) -> bytes | None:
+def _encode_body(
+    data: Mapping[str, str] | bytes | str | None, headers: dict[str, str]
+) -> bytes | None:
     """The request body as bytes; a mapping is sent as a form, as browsers do."""
     if data is None or isinstance(data, bytes):
         return data

@@ -792,14 +792,17 @@ def test_a_short_deadline_is_kept_while_a_longer_one_is_pending(site: Site) -> N
 def test_fetches_share_one_deadline_thread(site: Site) -> None:
     site.route("/quick")(lambda h: reply(h, 200, b"fast"))
 
+    def deadline_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "linkback-fetch-deadlines"]
+
     for _ in range(5):
         fetch(site.url("/quick"), FetchLimits(allow_private=True, timeout=0.5))
-    threads = [t.name for t in threading.enumerate() if t.name == "linkback-fetch-deadlines"]
+    threads = deadline_threads()
     for _ in range(20):
         fetch(site.url("/quick"), FetchLimits(allow_private=True, timeout=0.5))
 
-    assert threads == ["linkback-fetch-deadlines"]
-    assert [t.name for t in threading.enumerate() if t.name == "linkback-fetch-deadlines"] == threads
+    assert len(threads) == 1
+    assert deadline_threads() == threads
 
 
 # --- kept-alive connections --------------------------------------------------------------------
