@@ -149,6 +149,18 @@ class Linkback:
 
         return post_published(post, send_pings=send_pings, now=now)
 
+    def post_deleted(self, post: Any, *, now: datetime | None = None) -> list[Any]:
+        """Call when a post is deleted: re-send its webmentions so their targets drop them.
+
+        Make the post's URL answer ``410 Gone`` first (keep the post, or at
+        least let ``post_info`` describe it: pass the post or its
+        :class:`PostInfo`). Pings not sent yet are dropped; pingbacks and
+        trackbacks cannot be taken back. Returns the post's outbox rows.
+        """
+        from .outbound.outbox import post_deleted
+
+        return post_deleted(post, now=now)
+
     def outgoing_for(self, post: Any) -> list[Any]:
         """The post's outgoing pings (``OutgoingPing`` rows): sent, failed and why, waiting."""
         from .outbound.outbox import outgoing_for
