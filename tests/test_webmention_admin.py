@@ -9,7 +9,6 @@ import lxml.html
 import pytest
 import requests
 from admin_support import SETTINGS, admin_client, page, post_settings
-
 from test_webmention_receive import h_entry
 
 

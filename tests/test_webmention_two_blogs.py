@@ -9,13 +9,12 @@ from typing import Any
 import lxml.html
 import pytest
 import requests
+from conftest import Blog, LiveServer
 
 from example_blog import create_app
 from example_blog.extensions import db, linkback
 from example_blog.models import Post
 from flask_linkback.models import utcnow
-
-from conftest import Blog, LiveServer
 
 
 class Sender:
