@@ -11,6 +11,7 @@ import pytest
 import requests
 from outbound_helpers import drain, links, outbox, publish
 from target_blogs import http
+from test_webmention_discovery import CASES, target_site  # noqa: F401 (a fixture)
 
 from example_blog.extensions import db, linkback
 from example_blog.models import Post
@@ -216,3 +217,28 @@ def test_the_editor_delete_button_makes_the_post_410_and_queues_the_resend(blog,
     assert client.get("/posts/news").status_code == 410
     assert blog.post_url("news") not in client.get("/").text
     assert site.webmentions() == [(blog.post_url("news"), target)] * 2
+
+
+def test_every_discovery_case_through_the_outbox_gets_exactly_one_correct_webmention(
+        blog, target_site):  # noqa: F811 (the fixture imported above)
+    expected = {}
+    for case in CASES:
+        endpoint = case(target_site)
+        start = next(path for path in target_site.pages
+                     if path.endswith("/post") and target_site.url + path not in expected)
+        expected[target_site.url + start] = endpoint
+    blog.add_post("news", body=links(*expected))
+
+    publish(blog, "news")
+    drain(blog)
+
+    source = blog.post_url("news")
+    webmentions = sorted((where, form["target"]) for where, form in target_site.posts if form)
+    assert all(form == {"source": source, "target": form["target"]}
+               for _, form in target_site.posts if form)
+    assert webmentions == sorted((endpoint, target) for target, endpoint in expected.items()
+                                 if endpoint is not None)
+    assert len(webmentions) >= 15
+    rows = outbox(blog, "news")
+    assert {rows[t].protocol for t, e in expected.items() if e is not None} == {"webmention"}
+    assert {rows[t].status for t, e in expected.items() if e is not None} == {"sent"}
