@@ -139,8 +139,10 @@ class Linkback:
                        now: datetime | None = None) -> list[Any]:
         """Call when a post is saved, published or updated: queue the pings it owes.
 
-        Links in its HTML get a Pingback, its ``trackback_to`` URLs a TrackBack,
-        due at its publish time; targets pinged before are not pinged again.
+        Links in its HTML get a Webmention or a Pingback (whichever the target
+        offers; Webmention when both), its ``trackback_to`` URLs a TrackBack,
+        due at its publish time; targets pinged before are not pinged again,
+        except that a link removed after its webmention went out is re-sent.
         Nothing is sent in the caller's request: the outbox worker sends.
         ``send_pings`` overrides ``PostInfo.send_pings`` for this call.
         Returns the post's outbox rows.
