@@ -217,6 +217,11 @@ def test_the_editor_delete_button_makes_the_post_410_and_queues_the_resend(blog,
     assert client.get("/posts/news").status_code == 410
     assert blog.post_url("news") not in client.get("/").text
     assert site.webmentions() == [(blog.post_url("news"), target)] * 2
+    after = lxml.html.fromstring(client.get(f"/admin/posts/{post.id}/edit").content)
+    assert after.xpath('//form[contains(@class, "delete-post")]') == []
+    assert "Deleted" in after.text_content()
+    assert [cell.text_content() for cell in after.xpath('//table[@class="outgoing"]//td[2]')] == [
+        "webmention"]
 
 
 def test_every_discovery_case_through_the_outbox_gets_exactly_one_correct_webmention(
