@@ -8,7 +8,7 @@ from functools import wraps
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    session, url_for)
 
-from flask_linkback.models import Status
+from flask_linkback.models import Status, utcnow
 
 from .extensions import db, linkback
 from .forms import ActionForm, LoginForm, PostForm
@@ -91,7 +91,25 @@ def edit(post_id: int | None = None):
         flash("Saved.")
         return redirect(url_for("admin.edit", post_id=post.id))
     outgoing = linkback.outgoing_for(post) if post.id else []
-    return render_template("editor.html", form=form, post=post, outgoing=outgoing)
+    return render_template("editor.html", form=form, post=post, outgoing=outgoing,
+                           delete_form=ActionForm())
+
+
+@bp.route("/posts/<int:post_id>/delete", methods=["POST"])
+@admin_required
+def delete(post_id: int):
+    """Soft-delete: the post's URL answers 410 Gone, and the webmentions it sent go out again."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    post = db.session.get(Post, post_id)
+    if post is None:
+        abort(404)
+    if post.deleted_at is None:
+        post.deleted_at = utcnow()
+        db.session.commit()
+        linkback.post_deleted(post)
+    flash("Deleted: its page now answers 410 Gone.")
+    return redirect(url_for("admin.dashboard"))
 
 
 @bp.route("/linkbacks/<int:linkback_id>/<action>", methods=["POST"])

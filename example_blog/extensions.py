@@ -40,7 +40,8 @@ def describe_post(post) -> PostInfo:
         title=post.title,
         excerpt=post.excerpt,
         html=post.body,
-        published_at=post.published_at,
+        # A deleted post owes no new pings (post_deleted re-sends its webmentions).
+        published_at=post.published_at if post.deleted_at is None else None,
         pings_open=post.pings_open and post.is_published,
         comments_open=post.comments_open,
         public=post.is_published,

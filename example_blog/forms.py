@@ -25,7 +25,8 @@ class PostForm(FlaskForm):
     pings_open = BooleanField("Allow link notifications (pingbacks, trackbacks, webmentions)", default=True)
     comments_open = BooleanField("Allow comments", default=True)
     trackback_to = TextAreaField("Send trackbacks to (one URL per line)", validators=[Optional()])
-    notify = BooleanField("Notify the blogs this post links to (pingbacks, trackbacks)", default=True)
+    notify = BooleanField("Notify the blogs this post links to (webmentions, pingbacks, trackbacks)",
+                          default=True)
 
 
 class ActionForm(FlaskForm):

@@ -17,12 +17,15 @@ class Post(db.Model):
     comments_open = db.Column(db.Boolean, nullable=False, default=True)
     trackback_to = db.Column(db.Text, nullable=False, default="")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    #: Deleted posts are kept, so their URL answers 410 Gone and webmentions can be taken back.
+    deleted_at = db.Column(db.DateTime)
     comments = db.relationship("Comment", backref="post", order_by="Comment.created_at",
                                cascade="all, delete-orphan")
 
     @property
     def is_published(self) -> bool:
-        return self.published_at is not None and self.published_at <= utcnow()
+        return (self.published_at is not None and self.published_at <= utcnow()
+                and self.deleted_at is None)
 
     @property
     def excerpt(self) -> str:

@@ -18,7 +18,8 @@ bp = Blueprint("blog", __name__)
 
 @bp.route("/")
 def index():
-    posts = (Post.query.filter(Post.published_at.isnot(None), Post.published_at <= utcnow())
+    posts = (Post.query.filter(Post.published_at.isnot(None), Post.published_at <= utcnow(),
+                               Post.deleted_at.is_(None))
              .order_by(Post.published_at.desc()).all())
     return render_template("index.html", posts=posts)
 
@@ -26,6 +27,8 @@ def index():
 @bp.route("/posts/<slug>", methods=["GET", "POST"])
 def post(slug: str):
     post = Post.query.filter_by(slug=slug).first()
+    if post is not None and post.deleted_at is not None:
+        abort(410)  # gone for good: a webmention receiver drops the mentions it had from here
     if post is None or not post.is_published:
         abort(404)
     form = CommentForm()

@@ -120,6 +120,7 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_ACCEPT_WEBMENTIONS": (True, _bool, "True or False"),
     "LINKBACK_WEBMENTION_WORKERS": (2, _positive_int, "a whole number > 0"),
     "LINKBACK_WEBMENTION_QUEUE": (1000, _positive_int, "a whole number > 0"),
+    "LINKBACK_PREFER_WEBMENTION": (True, _bool, "True or False"),
 }
 
 

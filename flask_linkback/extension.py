@@ -139,8 +139,10 @@ class Linkback:
                        now: datetime | None = None) -> list[Any]:
         """Call when a post is saved, published or updated: queue the pings it owes.
 
-        Links in its HTML get a Pingback, its ``trackback_to`` URLs a TrackBack,
-        due at its publish time; targets pinged before are not pinged again.
+        Links in its HTML get a Webmention or a Pingback (whichever the target
+        offers; Webmention when both), its ``trackback_to`` URLs a TrackBack,
+        due at its publish time; targets pinged before are not pinged again,
+        except that a link removed after its webmention went out is re-sent.
         Nothing is sent in the caller's request: the outbox worker sends.
         ``send_pings`` overrides ``PostInfo.send_pings`` for this call.
         Returns the post's outbox rows.
@@ -148,6 +150,18 @@ class Linkback:
         from .outbound.outbox import post_published
 
         return post_published(post, send_pings=send_pings, now=now)
+
+    def post_deleted(self, post: Any, *, now: datetime | None = None) -> list[Any]:
+        """Call when a post is deleted: re-send its webmentions so their targets drop them.
+
+        Make the post's URL answer ``410 Gone`` first (keep the post, or at
+        least let ``post_info`` describe it: pass the post or its
+        :class:`PostInfo`). Pings not sent yet are dropped; pingbacks and
+        trackbacks cannot be taken back. Returns the post's outbox rows.
+        """
+        from .outbound.outbox import post_deleted
+
+        return post_deleted(post, now=now)
 
     def outgoing_for(self, post: Any) -> list[Any]:
         """The post's outgoing pings (``OutgoingPing`` rows): sent, failed and why, waiting."""

@@ -17,7 +17,9 @@ The host owns its posts. It registers three small callbacks on the extension
 The host then tells the extension when a post is saved, published or
 updated, by calling ``linkback.post_published(post)`` (it queues the pings
 the post owes; ``PostInfo.trackback_to`` and ``PostInfo.send_pings`` shape
-them), and renders the template macros.
+them), and renders the template macros. When it deletes a post it makes the
+post's URL answer ``410 Gone`` and calls ``linkback.post_deleted(post)``
+(the webmentions the post sent are sent again, so their targets drop them).
 """
 
 from __future__ import annotations

@@ -7,12 +7,13 @@ from functools import cached_property
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from flask import current_app, g, url_for
+from flask import g, url_for
 from markupsafe import Markup
 
 from .host import PostInfo
 from .mf2 import clean_html
 from .models import Status
+from .settings import current_settings
 from .state import current_state
 from .urls import host_of, is_http_url
 
@@ -81,7 +82,7 @@ class PostLinkbacks:
 
     @property
     def accepts_webmentions(self) -> bool:
-        return self.pings_open and bool(current_app.config["LINKBACK_ACCEPT_WEBMENTIONS"])
+        return self.pings_open and current_settings().accept_webmentions
 
     @cached_property
     def webmention_url(self) -> str:

@@ -45,6 +45,8 @@ class DiscussionSettings:
     trusted_hosts: tuple[str, ...]
     #: Hold a linkback whose source page has more links than this (0: no limit).
     max_links: int
+    #: Accept webmentions (and advertise the endpoint) on posts that take linkbacks.
+    accept_webmentions: bool = True
 
 
 #: setting -> the config key its default comes from (None: computed in settings_defaults).
@@ -59,6 +61,7 @@ CONFIG_KEYS: dict[str, str | None] = {
     "blocked_words": "LINKBACK_BLOCKED_WORDS",
     "trusted_hosts": "LINKBACK_TRUSTED_HOSTS",
     "max_links": "LINKBACK_MAX_LINKS",
+    "accept_webmentions": "LINKBACK_ACCEPT_WEBMENTIONS",
 }
 NAMES = tuple(f.name for f in fields(DiscussionSettings))
 

@@ -20,6 +20,7 @@ DEFAULT_FORM = {
     "approve_own": "y",
     "approve_known_sources": "y",
     "trackback_require_link": "y",
+    "accept_webmentions": "y",
     "max_links": "100",
     "blocked_hosts": "",
     "blocked_words": "",

@@ -36,7 +36,7 @@ def trackback_error(message: str, status: int = 200) -> Callable[[], Response]:
 
 @dataclass
 class Call:
-    kind: str  # "pingback" or "trackback"
+    kind: str  # "pingback", "trackback" or "webmention"
     path: str
     params: tuple[Any, ...] = ()
     form: dict[str, list[str]] = field(default_factory=dict)
@@ -69,19 +69,28 @@ class TargetBlog:
         self._hold.set()
         self.server.stop()
 
-    def post(self, path: str, discovery: str = "header", endpoint: str = "/xmlrpc") -> str:
-        """A post page advertising ``endpoint`` by ``discovery`` ("header", "link" or "none")."""
+    def post(self, path: str, discovery: str = "header", endpoint: str = "/xmlrpc",
+             webmention: str | None = None) -> str:
+        """A post page advertising ``endpoint`` by ``discovery`` ("header", "link" or "none"),
+        and a Webmention endpoint by a ``<link>`` when ``webmention`` is a path."""
         head, headers = "", {}
         if discovery == "header":
             headers["X-Pingback"] = self.url + endpoint
         elif discovery == "link":
             head = f'<link rel="pingback" href="{endpoint}">'
+        if webmention is not None:
+            head += f'<link rel="webmention" href="{webmention}">'
         self.pages[path] = ((f"<!doctype html><html><head><title>{path}</title>{head}</head>"
                             f"<body><p>A post at {path}.</p></body></html>"), headers)
         return self.url + path
 
     def pingbacks(self) -> list[tuple[Any, ...]]:
         return [call.params for call in self.calls if call.kind == "pingback"]
+
+    def webmentions(self) -> list[tuple[str, str]]:
+        """(source, target) of each webmention received, in order."""
+        return [(call.form["source"][0], call.form["target"][0])
+                for call in self.calls if call.kind == "webmention"]
 
     def wait_for_calls(self, count: int, timeout: float = 10.0) -> bool:
         """Block until ``count`` pings arrived (True) or ``timeout`` passed (False)."""
@@ -101,6 +110,8 @@ class TargetBlog:
             self._changed.notify_all()
         if callable(answer):
             return answer()
+        if call.kind == "webmention":
+            return Response("accepted", 202, {"Location": f"/status/{len(self.calls)}"})
         if call.kind == "trackback":
             return Response('<?xml version="1.0" encoding="utf-8"?>\n<response>\n<error>0</error>\n</response>\n',
                             content_type="text/xml")
@@ -123,6 +134,14 @@ class TargetBlog:
         def trackback_endpoint(name: str) -> Response:
             return self._record(Call("trackback", request.path, form=request.form.to_dict(flat=False),
                                      content_type=request.content_type or ""))
+
+        @app.post("/webmention")
+        @app.post("/wm/<name>")
+        def webmention_endpoint(name: str = "") -> Response:
+            return self._record(Call("webmention", request.full_path.rstrip("?"),
+                                     form=request.form.to_dict(flat=False),
+                                     content_type=request.content_type or "",
+                                     user_agent=request.user_agent.string))
 
         @app.route("/<path:path>")
         def page(path: str) -> Response:

@@ -25,7 +25,7 @@ def field_errors(response: Any, field: str) -> list[str]:
 
 
 CHECKBOXES = ["pings_open_default", "notify_linked_blogs", "hold_all", "approve_own",
-              "approve_known_sources", "trackback_require_link"]
+              "approve_known_sources", "trackback_require_link", "accept_webmentions"]
 
 
 def test_settings_page_shows_the_config_defaults(blog):

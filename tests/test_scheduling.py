@@ -221,6 +221,8 @@ def test_two_example_blogs_ping_each_other_for_real(blog, tmp_path):
         "TESTING": True, "SECRET_KEY": "b", "SERVER_NAME": other_server.netloc,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite3'}",
         "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
+        # The example blog offers Webmention too; this test is about the Pingback path.
+        "LINKBACK_PREFER_WEBMENTION": False,
     })
     other_server.app = other
     other_server.start()

@@ -299,6 +299,26 @@ def test_resent_webmention_with_a_changed_source_updates_title_author_and_conten
     assert page.find_class("linkback-author-name")[0].text_content() == "Ann B."
 
 
+def test_a_webmention_resent_soon_after_is_verified_against_a_fresh_fetch_of_the_source(
+        no_moderation, blog, source_site, wm):
+    """The fetch-once window shares a fetch between pings, never with a later re-send:
+    a webmention says the source changed, so the page fetched last time won't do."""
+    blog.add_post("target-post")
+    target = blog.post_url("target-post")
+    source = source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png",
+                                                title="First title"))
+    wm.send(source, target)
+    wm.wait()
+
+    source_site.page("/reply", "<html><title>Edited</title><p>The link is gone.</p></html>")
+    location = wm.send(source, target).headers["Location"]
+    wm.wait()
+
+    assert source_site.hits("/reply") == 2
+    assert wm.status(location)["status"] == "deleted"
+    assert blog.linkbacks() == []
+
+
 @pytest.mark.parametrize(("why", "page"), [
     ("gone", lambda site, target: site.page("/reply", "<html><title>Gone</title></html>", status=410)),
     ("link removed", lambda site, target: site.page("/reply", "<html><title>Edited</title><p>No link.</p></html>")),

@@ -89,6 +89,8 @@ class SettingsForm(FlaskForm):
 
     pings_open_default = BooleanField("Allow link notifications from other blogs (pingbacks and "
                                       "trackbacks) on new posts")
+    accept_webmentions = BooleanField("Accept webmentions (the IndieWeb's linkbacks) on posts "
+                                      "that take pingbacks and trackbacks")
     notify_linked_blogs = BooleanField("Attempt to notify any blogs linked to from the post")
     hold_all = BooleanField("Hold every linkback for moderation")
     approve_own = BooleanField("Approve linkbacks from this site's own posts at once")

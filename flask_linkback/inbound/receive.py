@@ -76,6 +76,8 @@ class Intake:
     #: Re-verify a known (source, post) instead of refusing it as a duplicate
     #: (Webmention: a re-sent mention is an update, or a delete).
     update: bool = False
+    #: Only a source fetch begun after this ``time.monotonic()`` value will do (Webmention).
+    fresh_after: float | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -168,7 +170,8 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
         if local_post is not None:
             evidence = verify_local(state.callbacks.describe(local_post), targets)
         elif intake.require_link:
-            evidence = verify_remote(source, targets, any_type=intake.kind == Kind.WEBMENTION)
+            evidence = verify_remote(source, targets, any_type=intake.kind == Kind.WEBMENTION,
+                                     fresh_after=intake.fresh_after)
     except Refusal as refusal:
         if existing is not None and (refusal.gone or refusal.reason == Reason.NO_LINK):
             _remove(existing, refusal)

@@ -60,12 +60,15 @@ def fetch_limits() -> FetchLimits:
     )
 
 
-def verify_remote(source: str, targets: Iterable[str], *, any_type: bool = False) -> Evidence:
+def verify_remote(source: str, targets: Iterable[str], *, any_type: bool = False,
+                  fresh_after: float | None = None) -> Evidence:
     """Fetch the source and find the link to one of ``targets``, or raise a Refusal.
 
     Pingback and TrackBack want an HTML page; with ``any_type`` (Webmention
     §3.2.2) a JSON document naming a target as a value, or plain text
-    containing it, verifies too.
+    containing it, verifies too. ``fresh_after`` (a ``time.monotonic()``
+    value) refuses a cached fetch begun before it: a re-sent webmention says
+    the source changed, so the page fetched for its last sending won't do.
     """
     from .receive import Reason, Refusal
 
@@ -77,6 +80,7 @@ def verify_remote(source: str, targets: Iterable[str], *, any_type: bool = False
             fetch_limits(),
             window=float(config["LINKBACK_SOURCE_FETCH_WINDOW"]),
             per_host=config["LINKBACK_SOURCE_HOST_CONCURRENCY"],
+            fresh_after=fresh_after,
         )
     except AddressRefused as error:
         raise Refusal(Reason.ACCESS_DENIED, str(error)) from None
@@ -172,18 +176,21 @@ class SourceCache:
     def __init__(self, max_entries: int = 1024) -> None:
         self._max_entries = max_entries
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, FetchResult | FetchError]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, float, FetchResult | FetchError]] = OrderedDict()
         self._url_locks: dict[str, threading.Lock] = {}
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
 
-    def fetch(self, url: str, limits: FetchLimits, *, window: float, per_host: int) -> FetchResult:
+    def fetch(self, url: str, limits: FetchLimits, *, window: float, per_host: int,
+              fresh_after: float | None = None) -> FetchResult:
+        """The shared answer for ``url``; one begun before ``fresh_after`` is not reused."""
         with self._lock:
             url_lock = self._url_locks.setdefault(url, threading.Lock())
         with url_lock:
-            cached = self._get(url)
+            cached = self._get(url, fresh_after)
             if cached is None:
+                started = time.monotonic()
                 cached = self._fetch_bounded(url, limits, per_host)
-                self._put(url, cached, window)
+                self._put(url, cached, window, started)
         with self._lock:
             self._url_locks.pop(url, None)
         if isinstance(cached, FetchError):
@@ -205,20 +212,22 @@ class SourceCache:
         finally:
             slots.release()
 
-    def _get(self, url: str) -> FetchResult | FetchError | None:
+    def _get(self, url: str, fresh_after: float | None = None) -> FetchResult | FetchError | None:
         with self._lock:
             entry = self._entries.get(url)
             if entry is None:
                 return None
-            expires, value = entry
+            expires, started, value = entry
             if expires < time.monotonic():
                 del self._entries[url]
                 return None
+            if fresh_after is not None and started < fresh_after:
+                return None
             return value
 
-    def _put(self, url: str, value: FetchResult | FetchError, window: float) -> None:
+    def _put(self, url: str, value: FetchResult | FetchError, window: float, started: float) -> None:
         with self._lock:
-            self._entries[url] = (time.monotonic() + window, value)
+            self._entries[url] = (time.monotonic() + window, started, value)
             self._entries.move_to_end(url)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)

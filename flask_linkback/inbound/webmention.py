@@ -29,6 +29,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from ..models import Kind, RequestStatus, Status, utcnow
+from ..settings import current_settings
 from ..state import current_state
 from ..urls import is_http_url, normalize_url, same_url, strip_fragment
 from .background import QueueFull
@@ -55,7 +56,7 @@ def webmention_endpoint() -> Response:
     if request.method != "POST":
         return Response(render_template("linkback/webmention_form.html"), 200)
     config = current_app.config
-    if not config["LINKBACK_ACCEPT_WEBMENTIONS"]:
+    if not current_settings().accept_webmentions:
         return _plain("this site does not accept webmentions", 400)
     try:
         source, target, post_id = _check(read_body())
@@ -65,7 +66,7 @@ def webmention_endpoint() -> Response:
         return _plain(str(error), 400)
 
     token = _serializer().dumps(secrets.token_urlsafe(16))
-    queued = Queued(token, source, target, post_id, request.remote_addr, utcnow())
+    queued = Queued(token, source, target, post_id, request.remote_addr, utcnow(), time.monotonic())
     try:
         current_state().webmention_queue.submit_keyed(
             (normalize_url(source), post_id), queued,
@@ -149,6 +150,8 @@ class Queued:
     post_id: str
     sender_ip: str | None
     received_at: datetime
+    #: ``time.monotonic()`` at arrival: the source must be fetched after it.
+    arrived: float = 0.0
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -171,7 +174,8 @@ def verify_in_background(items: list[Queued], app: Flask, host_url: str) -> None
         state = current_state()
         session = state.db.session
         intake = Intake(Kind.WEBMENTION, queued.source, queued.target,
-                        sender_ip=queued.sender_ip, update=True)
+                        sender_ip=queued.sender_ip, update=True,
+                        fresh_after=items[0].arrived)
         try:
             row = receive(intake)
         except Removed as removed:

@@ -21,6 +21,7 @@ from defusedxml.ElementTree import fromstring
 from defusedxml.xmlrpc import DefusedExpatParser
 
 from ..fetch import FetchError, FetchLimits, FetchTimeout, fetch
+from ..webmention_discovery import send_webmention
 
 #: Faults that end the matter: the receiver will never accept this ping.
 PERMANENT_FAULTS = frozenset({0, 16, 17, 32, 33, 49, 409})
@@ -49,6 +50,8 @@ class Outcome:
     result: Result
     message: str
     response: str = ""
+    #: A webmention receiver's status URL, when it gave one.
+    location: str | None = None
 
 
 def send_pingback(endpoint: str, source: str, target: str, limits: FetchLimits) -> Outcome:
@@ -71,6 +74,24 @@ def send_pingback(endpoint: str, source: str, target: str, limits: FetchLimits) 
             IndexError, KeyError, OverflowError):
         return Outcome(Result.TRANSIENT, "the Pingback endpoint did not answer with XML-RPC", text)
     return Outcome(Result.SENT, str(value)[:300], text)
+
+
+def deliver_webmention(endpoint: str, source: str, target: str, limits: FetchLimits) -> Outcome:
+    """POST the webmention; any 2xx is success (a 201/202 ``Location`` is kept in the message).
+
+    4xx other than 429 is permanent (the receiver refused it); 5xx, 429 and
+    timeouts are retried like any other ping.
+    """
+    try:
+        answer = send_webmention(endpoint, source, target, limits)
+    except FetchError as error:
+        return _fetch_failed(error)
+    text = answer.body[:_KEEP_RESPONSE].decode("utf-8", "replace")
+    if answer.ok:
+        return Outcome(Result.SENT, f"HTTP {answer.status}: webmention accepted", text,
+                       answer.location[:2048] if answer.location else None)
+    http = _http_problem(answer.status, text)
+    return http or Outcome(Result.PERMANENT, f"HTTP {answer.status}: not a webmention answer", text)
 
 
 def parse_response(body: bytes) -> object:

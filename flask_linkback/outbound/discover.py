@@ -1,5 +1,8 @@
-"""Find a target's Pingback endpoint: the ``X-Pingback`` header, else the first ``<link rel=pingback>``.
+"""Find what a target accepts: its Webmention and Pingback endpoints, from one fetch.
 
+Pingback: the ``X-Pingback`` header, else the first ``<link rel=pingback>``.
+Webmention: exactly as :mod:`flask_linkback.webmention_discovery` reads it
+(that module's :func:`endpoint_from_response` runs over the same response).
 Each target URL is fetched through the safe fetcher at most once per TTL per
 process (:class:`DiscoveryCache`), so a post with many links to one page, or
 many posts linking to one page, fetches it once.
@@ -17,8 +20,10 @@ from urllib.parse import urljoin
 from ..fetch import FetchLimits, fetch
 from ..html import Document
 from ..urls import is_http_url, strip_fragment
+from ..webmention_discovery import endpoint_from_response
 
 HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
+_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Discovery:
     final_url: str
     status: int
     pingback: str | None
+    webmention: str | None = None
 
 
 class TargetGone(Exception):
@@ -44,12 +50,14 @@ class TargetUnavailable(Exception):
 
 
 def discover(url: str, limits: FetchLimits) -> Discovery:
-    """Fetch ``url`` and read its Pingback endpoint; relative URLs resolve against the final URL.
+    """Fetch ``url`` once and read its Pingback and Webmention endpoints.
+
+    Relative URLs resolve against the final URL.
 
     Raises :class:`~flask_linkback.fetch.FetchError` when no answer came,
     :class:`TargetGone` or :class:`TargetUnavailable` for those statuses.
     """
-    result = fetch(strip_fragment(url), limits)
+    result = fetch(strip_fragment(url), limits, headers={"Accept": _ACCEPT})
     if result.status in (404, 410):
         raise TargetGone(f"the target answered HTTP {result.status}")
     if result.status == 429 or result.status >= 500:
@@ -62,7 +70,7 @@ def discover(url: str, limits: FetchLimits) -> Discovery:
         endpoint = Document(result.content, result.url, result.encoding).pingback_server()
     if endpoint is not None and not is_http_url(endpoint):
         endpoint = None
-    return Discovery(url, result.url, result.status, endpoint)
+    return Discovery(url, result.url, result.status, endpoint, endpoint_from_response(result))
 
 
 class DiscoveryCache:

@@ -15,6 +15,12 @@ __all__ = ["PingStatus", "Protocol", "define_outgoing"]
 class Protocol(enum.StrEnum):
     PINGBACK = "pingback"
     TRACKBACK = "trackback"
+    WEBMENTION = "webmention"
+
+
+#: The protocols a link in a post's HTML is announced by: one row per link, whose
+#: protocol is the one tried first until discovery settles it (then, the one used).
+LINK_PROTOCOLS = (Protocol.WEBMENTION.value, Protocol.PINGBACK.value)
 
 
 class PingStatus(enum.StrEnum):
@@ -38,7 +44,10 @@ def define_outgoing(db: Any) -> Any:
         ``next_attempt_at`` is when it may go out (the post's publish time at
         first); ``claimed_by``/``claimed_at`` mark a worker sending it, so two
         workers never send the same row. ``local`` rows are links to this
-        site's own posts, recorded without HTTP.
+        site's own posts, recorded without HTTP. ``sent_at`` is when it last
+        went out successfully (kept while a re-send waits), so a Webmention
+        row re-queued after its link was removed, or its post deleted, is
+        told apart from one never sent.
         """
 
         __tablename__ = "linkback_outgoing"
@@ -65,6 +74,11 @@ def define_outgoing(db: Any) -> Any:
         claimed_by = sa.Column(sa.String(64))
         claimed_at = sa.Column(sa.DateTime)
         sent_at = sa.Column(sa.DateTime)
+        #: The post no longer links to the target (or was deleted); a webmention
+        #: row is re-sent once so the target can drop the mention.
+        link_removed = sa.Column(sa.Boolean, nullable=False, default=False)
+        #: A webmention receiver's status URL (the ``Location`` of its 201/202 answer).
+        status_url = sa.Column(sa.String(2048))
         created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
         updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -1,10 +1,15 @@
 """Publishing a post fills the outbox: one row per (post, target, protocol), due at go-live.
 
 Links come from the post's HTML (the real parser); TrackBack URLs from what
-the author typed. A target that already got its ping is left alone on
-update; new links get rows; links removed before their ping went out lose
-their rows. Links to this site's own posts become local rows, recorded
-through the receiving pipeline without HTTP.
+the author typed. A link gets one row, sent by Webmention or Pingback as the
+target offers (discovery decides at send time). A target that already got
+its ping is left alone on update; new links get rows; links removed before
+their ping went out lose their rows; a removed link that got a *webmention*
+is re-sent once, so the target re-fetches the post and drops the mention
+(Webmention §3.1.4); a pingback is never re-sent. Deleting a post
+(:func:`post_deleted`) re-sends every webmention it sent. Links to this
+site's own posts become local rows, recorded through the receiving pipeline
+without HTTP.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ..models import utcnow
 from ..state import current_state
 from ..urls import is_http_url, normalize_url, strip_fragment
 from .discover import DiscoveryCache
-from .model import DUE_STATUSES, PingStatus, Protocol
+from .model import DUE_STATUSES, LINK_PROTOCOLS, PingStatus, Protocol
 
 logger = logging.getLogger("flask_linkback")
 
@@ -84,6 +89,7 @@ def plan_targets(info: PostInfo) -> dict[tuple[str, str], tuple[str, bool]]:
     own = site_netlocs(info)
     me = normalize_url(strip_fragment(info.url))
     seen: set[str] = set()
+    first_choice_webmention = bool(current_app.config["LINKBACK_PREFER_WEBMENTION"])
     plan: dict[tuple[str, str], tuple[str, bool]] = {}
     for link in Document(info.html or "", info.url).http_links():
         target = strip_fragment(link.href)
@@ -99,7 +105,9 @@ def plan_targets(info: PostInfo) -> dict[tuple[str, str], tuple[str, bool]]:
             post = state.callbacks.resolve(target)
             if post is None or state.callbacks.describe(post).id == info.id:
                 continue
-        plan[(Protocol.PINGBACK.value, target[:2048])] = (host[:255], local)
+        protocol = (Protocol.WEBMENTION.value if first_choice_webmention and not local
+                    else Protocol.PINGBACK.value)
+        plan[(protocol, target[:2048])] = (host[:255], local)
     for url in info.trackback_to:
         url = url.strip()
         if is_http_url(url):
@@ -131,7 +139,7 @@ def post_published(post: Any, *, send_pings: bool | None = None,
     plan = plan_targets(info)
     for attempt in range(2):
         try:
-            _sync_rows(Ping, info, plan, due)
+            _sync_rows(Ping, info, plan, due, now)
             session.commit()
             break
         except IntegrityError:
@@ -143,35 +151,97 @@ def post_published(post: Any, *, send_pings: bool | None = None,
     return outgoing_for(info)
 
 
+def _row_key(protocol: str, target: str) -> tuple[str, str]:
+    """A link's row is one whatever protocol it goes by; TrackBack rows are their own."""
+    return ("link" if protocol in LINK_PROTOCOLS else protocol, target)
+
+
 def _sync_rows(Ping: Any, info: PostInfo, plan: dict[tuple[str, str], tuple[str, bool]],
-               due: datetime) -> None:
+               due: datetime, now: datetime) -> None:
     session = current_state().db.session
-    existing = {(row.protocol, row.target_url): row for row in Ping.query.filter_by(post_id=info.id)}
-    _drop_unsent(Ping, info.id, keep=set(plan))
+    existing = {_row_key(row.protocol, row.target_url): row
+                for row in Ping.query.filter_by(post_id=info.id)}
+    planned = {_row_key(protocol, target) for protocol, target in plan}
+    for key, row in existing.items():
+        if key not in planned:
+            _link_gone(row, now)
     for (protocol, target), (host, local) in plan.items():
-        row = existing.get((protocol, target))
+        row = existing.get(_row_key(protocol, target))
         if row is None:
             session.add(Ping(post_id=info.id, source_url=info.url[:2048], target_url=target,
                              target_host=host, protocol=protocol, local=local,
                              status=PingStatus.QUEUED.value, next_attempt_at=due))
+            continue
+        if row.link_removed:
+            # The link is back: a target told of its removal must hear of it again.
+            row.link_removed = False
+            if row.status not in DUE_STATUSES:
+                _requeue(row, due)
         elif row.status in DUE_STATUSES:
             row.source_url = info.url[:2048]
-            if row.status == PingStatus.QUEUED.value:
+            if row.status == PingStatus.QUEUED.value and row.sent_at is None:
                 row.next_attempt_at = due
+
+
+def _link_gone(row: Any, now: datetime) -> None:
+    """The post no longer links to ``row``'s target (or is gone): forget or re-send.
+
+    A ping that never went out is forgotten; a webmention that did is re-sent
+    once (its receiver re-fetches the post, sees no link or a 410, and drops
+    the mention); pingbacks and trackbacks have no way to take one back.
+    """
+    if row.link_removed:
+        return
+    if row.sent_at is None:
+        if row.status in DUE_STATUSES:
+            current_state().db.session.delete(row)
+        return
+    if row.protocol == Protocol.WEBMENTION.value and not row.local \
+            and row.status != PingStatus.SENDING.value:
+        row.link_removed = True
+        if row.status not in DUE_STATUSES:
+            _requeue(row, now)
+
+
+def _requeue(row: Any, due: datetime) -> None:
+    row.status = PingStatus.QUEUED.value
+    row.attempts = 0
+    row.last_error = ""
+    row.next_attempt_at = due
 
 
 def _drop_unsent(Ping: Any, post_id: str, keep: set[tuple[str, str]]) -> None:
     """Forget queued pings for links the post no longer has (they never went out)."""
     session = current_state().db.session
     for row in Ping.query.filter(Ping.post_id == post_id, Ping.status.in_(DUE_STATUSES)):
-        if (row.protocol, row.target_url) not in keep:
+        if (row.protocol, row.target_url) not in keep and row.sent_at is None:
             session.delete(row)
+
+
+def post_deleted(post: Any, *, now: datetime | None = None) -> list[Any]:
+    """The host deleted (or unpublished for good) a post: re-send its webmentions.
+
+    Every target that got a webmention from the post gets it again, due now;
+    the post's URL should by then answer ``410 Gone`` so each receiver drops
+    the mention. Pings that never went out are forgotten. ``post`` is the
+    host's post (its callbacks must still describe it) or its
+    :class:`~flask_linkback.host.PostInfo`. Returns the post's outbox rows.
+    """
+    state = current_state()
+    info = post if isinstance(post, PostInfo) else state.callbacks.describe(post)
+    Ping = state.models.OutgoingPing
+    now = now or runtime().clock()
+    for row in Ping.query.filter_by(post_id=info.id).all():
+        _link_gone(row, now)
+    state.db.session.commit()
+    _wake_scheduler(now)
+    return outgoing_for(info)
 
 
 def outgoing_for(post: Any) -> list[Any]:
     """The post's outbox rows, oldest first: what was pinged, what failed and why, what waits."""
     state = current_state()
-    info = state.callbacks.describe(post)
+    info = post if isinstance(post, PostInfo) else state.callbacks.describe(post)
     Ping = state.models.OutgoingPing
     return Ping.query.filter_by(post_id=info.id).order_by(Ping.created_at, Ping.id).all()
 

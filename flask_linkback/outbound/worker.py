@@ -36,7 +36,7 @@ from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
 from ..models import Kind, utcnow
 from ..state import current_state
-from .deliver import Outcome, Result, send_pingback, send_trackback
+from .deliver import Outcome, Result, deliver_webmention, send_pingback, send_trackback
 from .discover import DiscoveryCache, TargetGone, TargetUnavailable
 from .model import DUE_STATUSES, PingStatus, Protocol
 from .outbox import runtime
@@ -63,12 +63,21 @@ class Job:
     title: str = ""
     excerpt: str = ""
     blog_name: str = ""
+    #: When it last went out; a re-send keeps its protocol (a removed link's webmention
+    #: goes as one).
+    sent_at: datetime | None = None
+
+    @property
+    def resend(self) -> bool:
+        return self.sent_at is not None
 
 
 @dataclass(frozen=True)
 class Delivery:
     outcome: Outcome
     endpoint: str | None = None
+    #: The protocol a link's ping went by, once discovery chose it.
+    protocol: str | None = None
 
 
 def worker_name() -> str:
@@ -155,7 +164,8 @@ class _Drainer:
         rows = Ping.query.filter(Ping.id.in_(ids)).order_by(Ping.next_attempt_at, Ping.id).all()
         snapshot = [(Job(row.id, row.protocol, row.source_url, row.target_url, row.target_host,
                          attempts=row.attempts, next_attempt_at=row.next_attempt_at,
-                         endpoint=row.endpoint), row.local, row.post_id) for row in rows]
+                         endpoint=row.endpoint, sent_at=row.sent_at),
+                     row.local, row.post_id) for row in rows]
         jobs: deque[Job] = deque()
         for job, local, post_id in snapshot:
             try:
@@ -195,6 +205,7 @@ class _Drainer:
         """
         limits = fetch_limits()
         ttl = float(self.config["LINKBACK_DISCOVERY_CACHE_SECONDS"])
+        prefer_webmention = bool(self.config["LINKBACK_PREFER_WEBMENTION"])
         cache = runtime().discovery
         workers = min(self.config["LINKBACK_OUTBOX_WORKERS"], len(jobs))
         per_host = self.config["LINKBACK_OUTBOX_HOST_CONCURRENCY"]
@@ -213,7 +224,7 @@ class _Drainer:
                         waiting.append(job)
                         continue
                     active[job.host] += 1
-                    future = pool.submit(deliver, job, limits, cache, ttl)
+                    future = pool.submit(deliver, job, limits, cache, ttl, prefer_webmention)
                     in_flight[future] = job
                     future.add_done_callback(finished.put)
                 jobs.extendleft(reversed(waiting))
@@ -241,8 +252,9 @@ class _Drainer:
         endpoint = delivery.endpoint or job.endpoint
         values: dict[str, Any] = {
             "id": job.id, "attempts": attempts, "endpoint": endpoint[:2048] if endpoint else None,
+            "protocol": delivery.protocol or job.protocol, "status_url": outcome.location,
             "response": outcome.response, "claimed_by": None, "claimed_at": None,
-            "sent_at": None, "next_attempt_at": job.next_attempt_at, "updated_at": utcnow(),
+            "sent_at": job.sent_at, "next_attempt_at": job.next_attempt_at, "updated_at": utcnow(),
             "status": PingStatus.RETRY.value, "last_error": outcome.message[:500],
         }
         if outcome.result == Result.SENT:
@@ -318,8 +330,14 @@ class _Drainer:
         self.session.commit()
 
 
-def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float) -> Delivery:
-    """Discover (pingback) and send one ping. Runs on a pool thread: no app, no database."""
+def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
+            prefer_webmention: bool = True) -> Delivery:
+    """Discover and send one ping. Runs on a pool thread: no app, no database.
+
+    A link goes by Webmention or Pingback, whichever the target offers; when
+    it offers both, ``prefer_webmention`` decides (one ping, never two). A
+    re-send keeps the protocol it went by the first time.
+    """
     try:
         if job.protocol == Protocol.TRACKBACK.value:
             return Delivery(send_trackback(job.target, source=job.source, title=job.title,
@@ -336,9 +354,21 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float) ->
             return Delivery(Outcome(Result.PERMANENT, f"the target cannot be fetched: {error}"))
         except FetchError as error:
             return Delivery(Outcome(Result.TRANSIENT, f"the target could not be fetched: {error}"))
-        if found.pingback is None:
-            return Delivery(Outcome(Result.UNSUPPORTED, "the target advertises no Pingback endpoint"))
-        return Delivery(send_pingback(found.pingback, job.source, job.target, limits), found.pingback)
+        if job.resend:
+            order = [job.protocol]
+        elif prefer_webmention:
+            order = [Protocol.WEBMENTION.value, Protocol.PINGBACK.value]
+        else:
+            order = [Protocol.PINGBACK.value, Protocol.WEBMENTION.value]
+        for protocol in order:
+            if protocol == Protocol.WEBMENTION.value and found.webmention:
+                return Delivery(deliver_webmention(found.webmention, job.source, job.target, limits),
+                                found.webmention, protocol)
+            if protocol == Protocol.PINGBACK.value and found.pingback:
+                return Delivery(send_pingback(found.pingback, job.source, job.target, limits),
+                                found.pingback, protocol)
+        missing = " and ".join(f"no {p.capitalize()} endpoint" for p in order)
+        return Delivery(Outcome(Result.UNSUPPORTED, f"the target advertises {missing}"))
     except Exception as error:  # a bug must not lose the row: it is retried and logged
         logger.exception("outbox: sending %s -> %s failed", job.source, job.target)
         return Delivery(Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}"))

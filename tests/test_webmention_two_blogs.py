@@ -1,0 +1,133 @@
+"""Two example blogs on two ports, talking Webmention through their outboxes: a reply shows up,
+an edit that drops the link takes it away, and a deleted post (410 Gone) takes its mention away."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import lxml.html
+import pytest
+import requests
+from conftest import Blog, LiveServer
+
+from example_blog import create_app
+from example_blog.extensions import db, linkback
+from example_blog.models import Post
+from flask_linkback.models import utcnow
+
+
+class Sender:
+    """Blog B: another example blog whose outbox sends to the blog under test."""
+
+    def __init__(self, app: Any, url: str) -> None:
+        self.app, self.url = app, url
+
+    def write(self, slug: str, title: str, body: str) -> None:
+        with self.app.test_request_context():
+            db.session.add(Post(slug=slug, title=title, body=body, published_at=utcnow()))
+            db.session.commit()
+            linkback.post_published(Post.query.filter_by(slug=slug).one())
+
+    def edit(self, slug: str, body: str) -> None:
+        with self.app.test_request_context():
+            post = Post.query.filter_by(slug=slug).one()
+            post.body = body
+            db.session.commit()
+            linkback.post_published(post)
+
+    def delete(self, slug: str) -> None:
+        with self.app.test_request_context():
+            post = Post.query.filter_by(slug=slug).one()
+            post.deleted_at = utcnow()
+            db.session.commit()
+            linkback.post_deleted(post)
+
+    def send(self) -> dict[str, int]:
+        # pytest-flask keeps the first blog's request context pushed; push this blog's.
+        with self.app.test_request_context():
+            return linkback.send_pending()
+
+    def outbox(self, slug: str) -> list[tuple[str, str, str]]:
+        with self.app.test_request_context():
+            post = Post.query.filter_by(slug=slug).one()
+            return [(row.protocol, row.status, row.endpoint) for row in linkback.outgoing_for(post)]
+
+
+@pytest.fixture
+def sender(tmp_path: Any) -> Iterator[Sender]:
+    server = LiveServer()
+    app = create_app({"TESTING": True, "SECRET_KEY": "b", "SERVER_NAME": server.netloc,
+                      "BLOG_AUTHOR": "Bea Blogger",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'b.sqlite3'}",
+                      "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True, "LINKBACK_SCHEDULER": False})
+    with app.app_context():
+        db.create_all()
+    server.app = app
+    server.start()
+    yield Sender(app, server.url)
+    server.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def verified(blog: Blog) -> Iterator[Any]:
+    """Wait until the blog under test has verified every webmention it received."""
+    queue = blog.app.extensions["linkback"].webmention_queue
+
+    def wait() -> None:
+        assert queue.join(timeout=15), "webmention verification did not finish"
+
+    yield wait
+    queue.join(timeout=15)
+    queue.shutdown()
+
+
+def shown(blog: Blog, slug: str) -> lxml.html.HtmlElement:
+    response = requests.get(blog.post_url(slug), timeout=10)
+    assert response.status_code == 200
+    return lxml.html.fromstring(response.content)
+
+
+def test_reply_edit_and_delete_on_one_blog_show_and_vanish_on_the_other(blog, sender, verified):
+    blog.add_post("question", title="A question")
+    question = blog.post_url("question")
+
+    # B replies: its outbox discovers A's endpoint and sends a webmention (not a pingback).
+    sender.write("answer", "My answer", f'<p>In reply to <a class="u-in-reply-to" href="{question}">'
+                                        "the question</a>: yes, and here is why.</p>")
+    assert sender.send() == {"sent": 1}
+    verified()
+    assert sender.outbox("answer") == [("webmention", "sent", blog.url + "/webmention")]
+    [row] = blog.linkbacks()
+    assert (row.kind, row.mention_type, row.author_name, row.status) == (
+        "webmention", "reply", "Bea Blogger", "pending")
+    result = blog.app.test_cli_runner().invoke(args=["linkback", "approve", str(row.id)])
+    assert result.exit_code == 0, result.output
+    [reply] = shown(blog, "question").find_class("linkback-reply")
+    assert reply.find_class("linkback-author-name")[0].text_content() == "Bea Blogger"
+
+    # B edits the link out: the webmention goes again, A re-fetches and drops the reply.
+    sender.edit("answer", "<p>On second thought, no link here.</p>")
+    assert sender.send() == {"sent": 1}
+    verified()
+    assert blog.linkbacks() == []
+    assert shown(blog, "question").find_class("linkback-reply") == []
+
+    # B writes another post linking A, which A's admin approves; then B deletes it.
+    sender.write("aside", "An aside", f'<p>See <a href="{question}">this question</a>.</p>')
+    assert sender.send() == {"sent": 1}
+    verified()
+    [mention] = blog.linkbacks()
+    assert (mention.mention_type, mention.source_url) == ("mention", sender.url + "/posts/aside")
+    result = blog.app.test_cli_runner().invoke(args=["linkback", "approve", str(mention.id)])
+    assert result.exit_code == 0, result.output
+    assert len(shown(blog, "question").xpath(f'//a[@href="{sender.url}/posts/aside"]')) == 1
+
+    sender.delete("aside")
+    assert requests.get(sender.url + "/posts/aside", timeout=10).status_code == 410
+    assert sender.send() == {"sent": 1}
+    verified()
+    assert blog.linkbacks() == []
+    assert shown(blog, "question").xpath(f'//a[@href="{sender.url}/posts/aside"]') == []
