@@ -156,6 +156,10 @@ def main() -> int:
                     "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,  # sources are on 127.0.0.1
                     "LINKBACK_MODERATION": "none",
                     "LINKBACK_WEBMENTION_QUEUE": 10_000_000,
+                    # All requests come from one IP: the per-IP limit would answer
+                    # 429 after 60 and we would be timing the limiter, not the endpoint.
+                    "LINKBACK_RATELIMIT_ENABLED": False,
+                    "LINKBACK_SCHEDULER": False,  # no outbox in this bench
                 })
                 with app.app_context():
                     db.create_all()

@@ -9,6 +9,7 @@ query per request at most (outside a request, one per call).
 from __future__ import annotations
 
 import json
+import time
 import weakref
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -79,11 +80,23 @@ def settings_defaults(config: Any = None) -> DiscussionSettings:
     return _coerce(values)
 
 
+#: Seconds a process reuses the settings it read; a save in this process takes effect at
+#: once, one in another process within this time. Spares every ping a settings query.
+PROCESS_CACHE_SECONDS = 1.0
+
+
 def current_settings() -> DiscussionSettings:
     """The settings in force: saved values over config defaults, read once per request."""
+    from .state import current_state
+
     cached = getattr(request, "_linkback_settings", None) if request else None
     if cached is not None:
         return cached
+    state = current_state()
+    expires, shared = getattr(state, "settings_cache", None) or (0.0, None)
+    if shared is not None and expires > time.monotonic():
+        _remember(shared)
+        return shared
     settings = settings_defaults()
     Setting = settings_model()
     stored = {row.key: row.value for row in Setting.query.all()}
@@ -95,6 +108,7 @@ def current_settings() -> DiscussionSettings:
             except ValueError:  # a hand-edited row: fall back to the default
                 continue
     settings = _coerce({**_as_dict(settings), **overrides})
+    state.settings_cache = (time.monotonic() + PROCESS_CACHE_SECONDS, settings)
     _remember(settings)
     return settings
 
@@ -119,6 +133,7 @@ def save_settings(**changes: Any) -> DiscussionSettings:
         else:
             row.value = value
     session.commit()
+    current_state().settings_cache = None
     _remember(new)
     return new
 

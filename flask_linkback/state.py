@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class LinkbackState:
     """What one app's requests need: the host's db, the models, the host callbacks, caches."""
 
-    def __init__(self, extension: "Linkback", db: Any, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, extension: Linkback, db: Any, config: Mapping[str, Any] | None = None) -> None:
         from .inbound.background import BackgroundJobs
         from .inbound.ratelimit import RateLimits
         from .inbound.rules import DEFAULT_RULES
@@ -40,6 +40,8 @@ class LinkbackState:
         self.webmention_queue: BackgroundJobs = BackgroundJobs()
         #: (host, target) -> (expires, post id, permalink): the endpoint's recent target checks.
         self.webmention_targets: dict[tuple[str, str], tuple[float, str, str]] = {}
+        #: (expires, DiscussionSettings): see settings.PROCESS_CACHE_SECONDS.
+        self.settings_cache: tuple[float, Any] | None = None
 
     @property
     def rules(self) -> list[Rule]:
