@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from example_blog import create_app  # noqa: E402
-from example_blog.extensions import db  # noqa: E402
-from flask_linkback.models import utcnow  # noqa: E402
+from example_blog import create_app
+from example_blog.extensions import db
+from flask_linkback.models import utcnow
 
 REPEAT = 15
 

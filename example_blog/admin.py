@@ -5,8 +5,17 @@ from __future__ import annotations
 import hmac
 from functools import wraps
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from flask_linkback.models import Status, utcnow
 

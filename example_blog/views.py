@@ -42,11 +42,11 @@ def post(slug: str):
 
 SAMPLE_POSTS = [
     ("hello-linkbacks", "Hello, linkbacks",
-     "<p>This blog speaks <a href=\"https://www.hixie.ch/specs/pingback/pingback\">Pingback</a>"
-     " and TrackBack. Link to any post here from your own blog and it will show up below it.</p>"),
+     ("<p>This blog speaks <a href=\"https://www.hixie.ch/specs/pingback/pingback\">Pingback</a>"
+      " and TrackBack. Link to any post here from your own blog and it will show up below it.</p>")),
     ("why-pingbacks", "Why pingbacks matter",
-     "<p>A pingback tells a writer that someone answered them. Read "
-     "<a href=\"/posts/hello-linkbacks\">the first post</a> for how this blog handles them.</p>"),
+     ("<p>A pingback tells a writer that someone answered them. Read "
+      "<a href=\"/posts/hello-linkbacks\">the first post</a> for how this blog handles them.</p>")),
     ("comments-closed", "Comments closed, pings open",
      "<p>Comments are closed on this post, but its pingback list is open: link to it and see.</p>"),
 ]

@@ -6,8 +6,8 @@ from .host import HostNotConfigured, PostInfo
 from .inbound.receive import Reason, Refusal
 from .inbound.rules import Candidate, Verdict
 from .models import Kind, Status
-from .settings import DiscussionSettings, current_settings
 from .outbound.model import PingStatus, Protocol
+from .settings import DiscussionSettings, current_settings
 from .signals import (
     linkback_approved,
     linkback_deleted,

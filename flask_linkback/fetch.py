@@ -330,7 +330,7 @@ def _read_body(response: BaseHTTPResponse, url: str, max_bytes: int, deadline: f
         if "timed out" in str(error).lower():
             raise FetchTimeout("reading the body timed out", url=url) from None
         raise ConnectFailed(f"the connection broke: {error}", url=url) from None
-    except Exception as error:  # urllib3 protocol and decoding errors
+    except Exception as error:  # noqa: BLE001 - urllib3 protocol and decoding errors
         raise FetchError(f"could not read the body: {error}", url=url) from None
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["PostInfo", "HostNotConfigured"]
+__all__ = ["HostNotConfigured", "PostInfo"]
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ class Document:
                 continue
             try:
                 rdf = SafeET.fromstring(text[start : end + len("</rdf:RDF>")])
-            except Exception:  # malformed or hostile RDF is simply not a block
+            except Exception:  # noqa: BLE001, S112 - malformed or hostile RDF is not a block
                 continue
             for description in rdf.iter(f"{_RDF}Description"):
                 ping = description.get(f"{_TB}ping")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import enum
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["Kind", "Status", "Models", "RequestStatus", "define_models", "utcnow"]
+__all__ = ["Kind", "Models", "RequestStatus", "Status", "define_models", "utcnow"]
 
 
 class Kind(enum.StrEnum):
@@ -34,7 +34,7 @@ class Status(enum.StrEnum):
 
 def utcnow() -> datetime:
     """Naive UTC, so SQLite and PostgreSQL store and compare the same values."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Models:
     WebmentionRequest: Any = None
 
 
-_BY_DB: "weakref.WeakKeyDictionary[Any, Models]" = weakref.WeakKeyDictionary()
+_BY_DB: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
 
 
 def define_models(db: Any) -> Models:

@@ -34,7 +34,7 @@ class Candidate:
     source_url: str
     source_host: str
     post: PostInfo
-    evidence: "Evidence | None"
+    evidence: Evidence | None
     local_source: bool
     sender_ip: str | None
     #: What the sender said about the source (TrackBack's fields; empty for Pingback).
@@ -92,7 +92,7 @@ def spam_service(candidate: Candidate) -> Verdict | None:
         return None
     try:
         answer = check(candidate)
-    except Exception as error:  # a third-party service: never let it break intake
+    except Exception as error:  # noqa: BLE001 - a third-party service must not break intake
         current_app.logger.warning("the spam service failed: %r", error)
         return Verdict(Status.PENDING, "the spam service could not be asked: held for moderation")
     if answer is True:
