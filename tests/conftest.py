@@ -41,7 +41,7 @@ def postgresql_problem() -> str | None:
         with engine.connect() as connection:
             connection.execute(sqlalchemy.text("SELECT 1"))
         engine.dispose()
-    except Exception as error:  # any failure means: no usable server
+    except Exception as error:  # noqa: BLE001 - any failure means: no usable server
         return f"{type(error).__name__}: {str(error).splitlines()[0]}"
     return None
 
@@ -178,6 +178,50 @@ def blog(app: Flask, blog_server: LiveServer) -> Blog:
     return Blog(app, blog_server.url)
 
 
+@pytest.fixture
+def other_blog_factory(tmp_path: Any) -> Iterator[Callable[..., Blog]]:
+    """Start more example blogs, each on its own port with its own SQLite file."""
+    started: list[tuple[LiveServer, Flask]] = []
+
+    def start(**config: Any) -> Blog:
+        server = LiveServer()
+        name = f"other-{len(started)}"
+        app = create_app({
+            "TESTING": True,
+            "SECRET_KEY": name,
+            "SERVER_NAME": server.netloc,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'{name}.sqlite3'}",
+            "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
+            "LINKBACK_SCHEDULER": False,
+            **config,
+        })
+        with app.app_context():
+            blog_db.create_all()
+        server.app = app
+        server.start()
+        started.append((server, app))
+        return Blog(app, server.url)
+
+    yield start
+    for server, app in started:
+        server.stop()
+        with app.app_context():
+            blog_db.engine.dispose()
+
+
+@pytest.fixture
+def verified(blog: Blog) -> Iterator[Callable[[], None]]:
+    """``verified()`` waits until the blog under test has verified every webmention it got."""
+    queue = blog.app.extensions["linkback"].webmention_queue
+
+    def wait() -> None:
+        assert queue.join(timeout=15), "webmention verification did not finish"
+
+    yield wait
+    queue.join(timeout=15)  # no job may touch the database after the test drops it
+    queue.shutdown()
+
+
 @dataclass
 class SourceSite:
     """Another website on 127.0.0.1 whose pages ping the blog; records what it was asked."""
@@ -236,4 +280,4 @@ def source_site() -> Iterator[SourceSite]:
 
 
 # Receiving blogs for the outgoing-ping tests (tests/target_blogs.py).
-from target_blogs import target_blogs  # noqa: E402,F401
+from target_blogs import target_blogs  # noqa: F401

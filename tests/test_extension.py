@@ -22,6 +22,7 @@ from flask_linkback.config import DEFAULTS
 from flask_linkback.models import Status
 from flask_linkback.state import LinkbackState
 
+
 @dataclass
 class Note:
     """The host's own post type: the extension only sees it through the callbacks."""

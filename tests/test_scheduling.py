@@ -213,41 +213,25 @@ def test_two_processes_draining_one_outbox_send_each_ping_once(blog, target_blog
     assert handled == len(urls)
 
 
-def test_two_example_blogs_ping_each_other_for_real(blog, tmp_path):
-    from conftest import LiveServer
+def test_two_example_blogs_ping_each_other_for_real(blog, other_blog_factory):
+    # The example blog offers Webmention too; this test is about the Pingback path.
+    other = other_blog_factory(LINKBACK_PREFER_WEBMENTION=False)
+    blog.add_post("original", title="The original")
+    # pytest-flask keeps a request context of the first blog pushed; push the other's.
+    with other.app.test_request_context():
+        from example_blog.models import Post
 
-    other_server = LiveServer()
-    other = create_app({
-        "TESTING": True, "SECRET_KEY": "b", "SERVER_NAME": other_server.netloc,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite3'}",
-        "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
-        # The example blog offers Webmention too; this test is about the Pingback path.
-        "LINKBACK_PREFER_WEBMENTION": False,
-    })
-    other_server.app = other
-    other_server.start()
-    try:
-        blog.add_post("original", title="The original")
-        # pytest-flask keeps a request context of the first blog pushed; push the other's.
-        with other.test_request_context():
-            blog_db.create_all()
-            from example_blog.models import Post
-
-            reply = Post(slug="reply", title="A reply", published_at=utcnow(),
-                         body=f'<p>I agree with <a href="{blog.post_url("original")}">this post</a>.</p>')
-            blog_db.session.add(reply)
-            blog_db.session.commit()
-            linkback.post_published(reply)
-            assert linkback.send_pending() == {"sent": 1}
-            [ping] = linkback.outgoing_for(reply)
-            assert ping.endpoint == blog.url + "/xmlrpc"
-    finally:
-        other_server.stop()
-        with other.app_context():
-            blog_db.engine.dispose()
+        reply = Post(slug="reply", title="A reply", published_at=utcnow(),
+                     body=f'<p>I agree with <a href="{blog.post_url("original")}">this post</a>.</p>')
+        blog_db.session.add(reply)
+        blog_db.session.commit()
+        linkback.post_published(reply)
+        assert linkback.send_pending() == {"sent": 1}
+        [ping] = linkback.outgoing_for(reply)
+        assert ping.endpoint == blog.url + "/xmlrpc"
 
     [stored] = blog.linkbacks()
-    assert stored.source_url == f"{other_server.url}/posts/reply"
+    assert stored.source_url == f"{other.url}/posts/reply"
     assert stored.title.startswith("A reply")
     assert "I agree with this post" in stored.excerpt
 

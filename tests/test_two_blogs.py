@@ -3,40 +3,12 @@
 from __future__ import annotations
 
 import xmlrpc.client
-from collections.abc import Iterator
-from typing import Any
 
 import lxml.html
-import pytest
-
-from example_blog import create_app
-from example_blog.extensions import db as blog_db
-
-from conftest import Blog, LiveServer
 
 
-@pytest.fixture
-def other_blog(tmp_path: Any) -> Iterator[Blog]:
-    """A second, independent example blog (its own SQLite file and port)."""
-    server = LiveServer()
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "other",
-        "SERVER_NAME": server.netloc,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite3'}",
-        "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
-    })
-    with app.app_context():
-        blog_db.create_all()
-    server.app = app
-    server.start()
-    yield Blog(app, server.url)
-    server.stop()
-    with app.app_context():
-        blog_db.engine.dispose()
-
-
-def test_a_post_on_one_blog_pings_a_post_on_the_other(blog, other_blog):
+def test_a_post_on_one_blog_pings_a_post_on_the_other(blog, other_blog_factory):
+    other_blog = other_blog_factory()
     blog.add_post("original", title="The original")
     other_blog.add_post(
         "answer",

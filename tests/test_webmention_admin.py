@@ -6,22 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import lxml.html
-import pytest
 import requests
 from admin_support import SETTINGS, admin_client, page, post_settings
 from test_webmention_receive import h_entry
-
-
-@pytest.fixture
-def verified(blog: Any) -> Any:
-    queue = blog.app.extensions["linkback"].webmention_queue
-
-    def wait() -> None:
-        assert queue.join(timeout=15), "webmention verification did not finish"
-
-    yield wait
-    queue.join(timeout=15)
-    queue.shutdown()
 
 
 def send(blog: Any, source: str, target: str) -> requests.Response:

@@ -503,10 +503,7 @@ def test_a_forged_or_altered_status_token_is_404(blog, source_site, wm):
 
 
 def test_a_reply_written_on_another_example_blog_shows_here_as_a_reply_with_its_author(
-        blog, wm, tmp_path):
-    from conftest import LiveServer
-
-    from example_blog import create_app
+        blog, wm, other_blog_factory):
     from example_blog.extensions import db
     from example_blog.models import Post
     from flask_linkback.fetch import FetchLimits
@@ -515,42 +512,31 @@ def test_a_reply_written_on_another_example_blog_shows_here_as_a_reply_with_its_
 
     blog.add_post("question", title="A question")
     question = blog.post_url("question")
-    server = LiveServer()
-    other = create_app({"SECRET_KEY": "other", "SERVER_NAME": server.netloc, "BLOG_AUTHOR": "Bea Blogger",
-                        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite3'}",
-                        "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True})
-    with other.app_context():
-        db.create_all()
+    other = other_blog_factory(BLOG_AUTHOR="Bea Blogger")
+    with other.app.app_context():
         db.session.add(Post(slug="answer", title="My answer", published_at=utcnow(),
                             body=f'<p>In reply to <a class="u-in-reply-to" href="{question}">the question'
                                  f"</a>: yes, and here is why.</p>"))
         db.session.commit()
-    server.app = other
-    server.start()
-    try:
-        answer = f"{server.url}/posts/answer"
-        # What the other blog's outbox does when the answer is published:
-        limits = FetchLimits(timeout=3.0, allow_private=True)
-        endpoint = discover_webmention_endpoint(question, limits)
-        sent = send_webmention(endpoint, answer, question, limits)
-        wm.wait()
-    finally:
-        server.stop()
-        with other.app_context():
-            db.engine.dispose()
+    answer = f"{other.url}/posts/answer"
+    # What the other blog's outbox does when the answer is published:
+    limits = FetchLimits(timeout=3.0, allow_private=True)
+    endpoint = discover_webmention_endpoint(question, limits)
+    sent = send_webmention(endpoint, answer, question, limits)
+    wm.wait()
 
     assert endpoint == blog.url + "/webmention"
     assert sent.status == 202 and sent.location.startswith(blog.url + "/webmention/status/")
     [row] = blog.linkbacks()
     assert (row.kind, row.mention_type, row.author_name, row.author_url) == (
-        "webmention", "reply", "Bea Blogger", server.url + "/")
+        "webmention", "reply", "Bea Blogger", other.url + "/")
     assert row.title == "My answer"
     result = blog.app.test_cli_runner().invoke(args=["linkback", "approve", str(row.id)])
     assert result.exit_code == 0, result.output
     _, page = wm.post_page("question")
     [reply] = page.find_class("linkback-reply")
     assert reply.find_class("linkback-author-name")[0].text_content() == "Bea Blogger"
-    assert reply.find_class("linkback-author-link")[0].get("href") == server.url + "/"
+    assert reply.find_class("linkback-author-link")[0].get("href") == other.url + "/"
     assert "yes, and here is why" in reply.find_class("linkback-content")[0].text_content()
 
 

@@ -3,15 +3,13 @@ an edit that drops the link takes it away, and a deleted post (410 Gone) takes i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import lxml.html
 import pytest
 import requests
-from conftest import Blog, LiveServer
+from conftest import Blog
 
-from example_blog import create_app
 from example_blog.extensions import db, linkback
 from example_blog.models import Post
 from flask_linkback.models import utcnow
@@ -55,33 +53,9 @@ class Sender:
 
 
 @pytest.fixture
-def sender(tmp_path: Any) -> Iterator[Sender]:
-    server = LiveServer()
-    app = create_app({"TESTING": True, "SECRET_KEY": "b", "SERVER_NAME": server.netloc,
-                      "BLOG_AUTHOR": "Bea Blogger",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'b.sqlite3'}",
-                      "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True, "LINKBACK_SCHEDULER": False})
-    with app.app_context():
-        db.create_all()
-    server.app = app
-    server.start()
-    yield Sender(app, server.url)
-    server.stop()
-    with app.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def verified(blog: Blog) -> Iterator[Any]:
-    """Wait until the blog under test has verified every webmention it received."""
-    queue = blog.app.extensions["linkback"].webmention_queue
-
-    def wait() -> None:
-        assert queue.join(timeout=15), "webmention verification did not finish"
-
-    yield wait
-    queue.join(timeout=15)
-    queue.shutdown()
+def sender(other_blog_factory: Any) -> Sender:
+    other = other_blog_factory(BLOG_AUTHOR="Bea Blogger")
+    return Sender(other.app, other.url)
 
 
 def shown(blog: Blog, slug: str) -> lxml.html.HtmlElement:
