@@ -90,11 +90,28 @@ def _drain(app: Flask) -> None:
     with lock, app.app_context():
         try:
             counts = drain()
-        except Exception:
+        except Exception as error:
+            if not _outbox_table_exists(app):
+                # The app started before its tables were created (db.create_all or a
+                # migration still to come): say so once per run, without a traceback.
+                logger.warning("outbox: table linkback_outgoing does not exist yet; "
+                               "nothing sent (%s)", type(error).__name__)
+                return
             logger.exception("outbox: drain failed; the next run retries")
             return
     if counts:
         logger.info("outbox: %s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+def _outbox_table_exists(app: Flask) -> bool:
+    import sqlalchemy as sa
+
+    state = app.extensions["linkback"]
+    try:
+        state.db.session.rollback()
+        return sa.inspect(state.db.engine).has_table(state.models.OutgoingPing.__tablename__)
+    except Exception:  # noqa: BLE001 - the database itself is unreachable: not "missing"
+        return True
 
 
 def _shutdown(scheduler: Any, wait: bool = False) -> None:
