@@ -24,6 +24,9 @@ __all__ = ["Document", "Link", "TrackbackRDF", "collapse_ws", "ellipsize"]
 
 ELLIPSIS = "\u2026"
 _WS = re.compile(r"\s+")
+# C0 controls but tab, newline, carriage return; and DEL. Not text, not allowed in XML 1.0
+# (but DEL), refused by PostgreSQL (NUL).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _INVISIBLE = frozenset({"script", "style", "template", "noscript", "head", "title"})
 _BLOCKS = frozenset(
     {
@@ -46,6 +49,11 @@ _TB = "{http://madskills.com/public/xml/rss/module/trackback/}"
 def collapse_ws(text: str) -> str:
     """Runs of whitespace become one space; ends are trimmed."""
     return _WS.sub(" ", text).strip()
+
+
+def strip_control_chars(text: str) -> str:
+    """``text`` without control characters other than tab, newline and carriage return."""
+    return _CONTROL.sub("", text)
 
 
 def ellipsize(text: str, limit: int) -> str:

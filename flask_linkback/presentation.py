@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -11,6 +10,7 @@ from flask import g, url_for
 from markupsafe import Markup
 
 from .host import PostInfo
+from .html import strip_control_chars
 from .mf2 import clean_html
 from .models import Status
 from .settings import current_settings
@@ -57,8 +57,7 @@ class PostLinkbacks:
     def rdf(self) -> Markup:
         """TrackBack autodiscovery RDF, to sit inside an HTML comment (so no "--" inside)."""
         def attr(value: str) -> str:
-            value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", value)  # not allowed in XML 1.0
-            return quoteattr(value).replace("--", "&#45;&#45;")
+            return quoteattr(strip_control_chars(value)).replace("--", "&#45;&#45;")
 
         return Markup(
             f"<rdf:RDF {RDF_NAMESPACES}>\n"

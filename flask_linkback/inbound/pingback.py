@@ -21,7 +21,7 @@ from flask import Response, current_app, request
 from ..models import Kind, Status
 from ..state import current_state
 from .body import BodyTooLarge, read_body
-from .receive import Intake, Reason, Refusal, receive, resolve_target
+from .receive import Intake, Reason, Refusal, clean_url, receive, resolve_target
 
 logger = logging.getLogger("flask_linkback")
 
@@ -82,7 +82,7 @@ def get_pingbacks(url: Any) -> list[str]:
     """The sources that pinged ``url``: approved ones only (WordPress leaks pending and spam)."""
     if not isinstance(url, str):
         raise Refusal(Reason.GENERIC, "pingback.extensions.getPingbacks takes one string: the URL")
-    _, info = resolve_target(url.strip().replace("&amp;", "&"))
+    _, info = resolve_target(clean_url(url))
     Linkback = current_state().models.IncomingLinkback
     rows = (Linkback.query.filter_by(post_id=info.id, status=Status.APPROVED.value)
             .order_by(Linkback.created_at, Linkback.id))

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from .. import signals
 from ..host import PostInfo
+from ..html import strip_control_chars
 from ..mf2 import Entry, read_entry
 from ..models import Kind, Status, utcnow
+from ..site import is_local_url
 from ..state import current_state
-from ..urls import is_http_url, normalize_url, same_url, strip_fragment
+from ..urls import host_of, is_http_url, normalize_url, same_url, strip_fragment
 from . import rules
 from .verify import Evidence, verify_local, verify_remote
 
@@ -86,23 +86,6 @@ def clean_url(url: str) -> str:
     return url.strip().replace("&amp;", "&")
 
 
-def is_local_url(url: str) -> bool:
-    """True when the URL's host[:port] is this site (the request's host or LINKBACK_SITE_HOSTS)."""
-    from flask import request
-
-    netloc = urlsplit(url).netloc.lower()
-    hosts = {h.lower() for h in current_app.config["LINKBACK_SITE_HOSTS"]}
-    if request:
-        hosts.add(request.host.lower())
-    return netloc in hosts or _without_default_port(netloc) in hosts
-
-
-def _without_default_port(netloc: str) -> str:
-    for suffix in (":80", ":443"):
-        if netloc.endswith(suffix):
-            return netloc[: -len(suffix)]
-    return netloc
-
 
 def resolve_target(target: str) -> tuple[Any, PostInfo]:
     """The post a target URL names, or the refusal that says why it can't be pinged."""
@@ -162,7 +145,7 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
         raise Refusal(Reason.ACCESS_DENIED, "linkbacks between this site's own posts are turned off")
     if local_post is None:
         # Before any fetch: a flood of pings naming one host costs us nothing.
-        state.rate_limits.check_source_host((urlsplit(source).hostname or "").lower())
+        state.rate_limits.check_source_host(host_of(source))
 
     targets = (target, info.url)
     evidence: Evidence | None = None
@@ -186,7 +169,7 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
     candidate = rules.Candidate(
         kind=intake.kind,
         source_url=source,
-        source_host=urlsplit(source).hostname or "",
+        source_host=host_of(source),
         post=info,
         evidence=evidence,
         local_source=local_post is not None,
@@ -299,12 +282,9 @@ TITLE_CHARS = 250
 EXCERPT_CHARS = 252
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def _clean_text(text: str) -> str:
     """Remote text without control characters (PostgreSQL refuses NUL; none belong in a title)."""
-    return _CONTROL.sub("", text).strip()
+    return strip_control_chars(text).strip()
 
 
 def _title(intake: Intake, evidence: Evidence | None, source: str, entry: Entry | None = None) -> str:

@@ -15,7 +15,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -30,7 +29,7 @@ from ..fetch import (
 from ..host import PostInfo
 from ..html import ELLIPSIS, Document, Link, collapse_ws
 from ..state import current_state
-from ..urls import normalize_url, strip_fragment
+from ..urls import host_of, normalize_url, strip_fragment
 
 HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 
@@ -198,7 +197,7 @@ class SourceCache:
         return cached
 
     def _fetch_bounded(self, url: str, limits: FetchLimits, per_host: int) -> FetchResult | FetchError:
-        host = (urlsplit(url).hostname or "").lower()
+        host = host_of(url)
         with self._lock:
             slots = self._host_slots.setdefault(host, threading.BoundedSemaphore(per_host))
         if not slots.acquire(timeout=limits.timeout):

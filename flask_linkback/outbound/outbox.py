@@ -21,14 +21,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..host import PostInfo
 from ..html import Document
 from ..models import utcnow
+from ..site import netloc_key, site_netlocs
 from ..state import current_state
 from ..urls import is_http_url, normalize_url, strip_fragment
 from .discover import DiscoveryCache
@@ -65,18 +65,9 @@ def send_pings_for(info: PostInfo) -> bool:
     return info.send_pings if info.send_pings is not None else current_settings().notify_linked_blogs
 
 
-def netloc_key(url: str) -> str:
-    """``host[:port]`` lower-cased with the default port dropped: one receiving site."""
-    parts = urlsplit(normalize_url(url))
-    return parts.netloc
-
-
-def site_netlocs(info: PostInfo) -> set[str]:
-    hosts = {netloc_key(info.url)}
-    hosts.update(h.lower() for h in current_app.config["LINKBACK_SITE_HOSTS"])
-    if has_request_context():
-        hosts.add(request.host.lower())
-    return hosts
+def own_netlocs(info: PostInfo) -> set[str]:
+    """This site's names, and the post's own host (the outbox may run outside a request)."""
+    return site_netlocs() | {netloc_key(info.url)}
 
 
 def plan_targets(info: PostInfo) -> dict[tuple[str, str], tuple[str, bool]]:
@@ -86,7 +77,7 @@ def plan_targets(info: PostInfo) -> dict[tuple[str, str], tuple[str, bool]]:
     links to the post itself are not pinged.
     """
     state = current_state()
-    own = site_netlocs(info)
+    own = own_netlocs(info)
     me = normalize_url(strip_fragment(info.url))
     seen: set[str] = set()
     first_choice_webmention = bool(current_app.config["LINKBACK_PREFER_WEBMENTION"])
