@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 
 from . import create_app
@@ -18,6 +19,8 @@ from .views import seed_posts
 
 
 def main() -> None:
+    # Requests, and what the outbox sends ("outbox: 2 sent"), on the console.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(prog="python -m example_blog")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
