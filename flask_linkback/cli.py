@@ -87,8 +87,11 @@ def status_command() -> None:
 
 
 @linkback_cli.command("worker")
-def worker_command() -> None:
-    """Run the outbox scheduler in the foreground (for a separate worker process)."""
+@click.option("--inbound-workers", type=click.IntRange(min=1), default=None,
+              help="Threads verifying incoming pings [default: LINKBACK_INBOUND_WORKERS, or 4 "
+                   "when that is 0 so that web processes only queue].")
+def worker_command(inbound_workers: int | None) -> None:
+    """Send outgoing pings and verify incoming ones, in the foreground (a worker process)."""
     import signal
     import threading
 
@@ -97,10 +100,13 @@ def worker_command() -> None:
     from .outbound import scheduler
 
     app = current_app._get_current_object()
+    app.config["LINKBACK_INBOUND_WORKERS"] = (
+        inbound_workers or app.config["LINKBACK_INBOUND_WORKERS"] or 4)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start(app)
-    click.echo(f"Outbox worker running, polling every {app.config['LINKBACK_OUTBOX_POLL_SECONDS']} s;"
+    click.echo(f"Linkback worker running: outbox every {app.config['LINKBACK_OUTBOX_POLL_SECONDS']} s,"
+               f" inbound queue every {app.config['LINKBACK_INBOUND_POLL_SECONDS']} s;"
                " Ctrl+C stops it.")
     try:
         stop.wait()

@@ -44,6 +44,17 @@ def _hosts(value: Any) -> bool:
     return isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(h, str) for h in value)
 
 
+def _site_url(value: Any) -> bool:
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query
+
+
 def _rate_limits(value: Any) -> bool:
     from limits import parse_many
 
@@ -64,6 +75,8 @@ def _storage_uri(value: Any) -> bool:
 DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_XMLRPC_URL": ("/xmlrpc", _url_path, "a URL path starting with /"),
     "LINKBACK_TRACKBACK_URL": ("/trackback", _url_path, "a URL path starting with /"),
+    "LINKBACK_SITE_URL": (None, _site_url,
+                          'None or this site\'s root URL such as "https://example.org/blog/"'),
     "LINKBACK_SITE_HOSTS": ((), _hosts, "a list of host[:port] strings"),
     "LINKBACK_ALLOW_PRIVATE_ADDRESSES": (False, _bool, "True or False"),
     "LINKBACK_FETCH_TIMEOUT": (5.0, _positive_number, "a number of seconds > 0"),
@@ -118,8 +131,17 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
                                          "a number of seconds >= 0"),
     "LINKBACK_WEBMENTION_URL": ("/webmention", _url_path, "a URL path starting with /"),
     "LINKBACK_ACCEPT_WEBMENTIONS": (True, _bool, "True or False"),
-    "LINKBACK_WEBMENTION_WORKERS": (2, _positive_int, "a whole number > 0"),
-    "LINKBACK_WEBMENTION_QUEUE": (1000, _positive_int, "a whole number > 0"),
+    # The inbound queue: every received ping is verified from here (inbound/queue.py).
+    "LINKBACK_INBOUND_WORKERS": (4, _non_negative_int,
+                                 "a whole number >= 0 (0: this process only queues, a worker verifies)"),
+    "LINKBACK_INBOUND_QUEUE_MAX": (1000, _positive_int, "a whole number > 0"),
+    "LINKBACK_INBOUND_QUEUE_PER_SENDER": (50, _positive_int, "a whole number > 0"),
+    "LINKBACK_INBOUND_SENDER_CONCURRENCY": (2, _positive_int, "a whole number > 0"),
+    "LINKBACK_INBOUND_CLAIM_TIMEOUT": (120, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_INBOUND_MAX_ATTEMPTS": (3, _positive_int, "a whole number > 0"),
+    "LINKBACK_INBOUND_POLL_SECONDS": (2, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_PINGBACK_WAIT": (2.0, lambda v: _positive_number(v) or v == 0,
+                               "a number of seconds >= 0 (0: always answer at once)"),
     "LINKBACK_PREFER_WEBMENTION": (True, _bool, "True or False"),
 }
 

@@ -22,6 +22,7 @@ from flask import Flask
 logger = logging.getLogger("flask_linkback")
 
 POLL_JOB = "linkback-outbox-poll"
+INBOUND_JOB = "linkback-inbound-poll"
 
 
 def should_autostart(app: Flask) -> bool:
@@ -49,6 +50,11 @@ def start(app: Flask) -> BackgroundScheduler:
         scheduler.add_job(_drain, "interval", args=[app], id=POLL_JOB,
                           seconds=app.config["LINKBACK_OUTBOX_POLL_SECONDS"],
                           next_run_time=datetime.now(UTC))
+        # Verify what the inbound queue holds: pings left by a restart or by processes
+        # that only queue (each finished job also claims the next one at once).
+        scheduler.add_job(_pump_inbound, "interval", args=[app], id=INBOUND_JOB,
+                          seconds=app.config["LINKBACK_INBOUND_POLL_SECONDS"],
+                          next_run_time=datetime.now(UTC))
         scheduler.start()
         runtime.scheduler = scheduler
         atexit.register(_shutdown, scheduler)
@@ -63,6 +69,13 @@ def stop(app: Flask, wait: bool = True) -> None:
         scheduler, runtime.scheduler = runtime.scheduler, None
     if scheduler is not None:
         _shutdown(scheduler, wait)
+    app.extensions["linkback"].inbound.shutdown(wait)
+
+
+def _pump_inbound(app: Flask) -> None:
+    from ..inbound.queue import pump_app
+
+    pump_app(app)
 
 
 def wake(app: Flask, due: datetime) -> None:
