@@ -333,8 +333,7 @@ def test_csrf_protect_set_up_first_leaves_pingback_and_trackback_alone(tmp_path,
 
     assert response.status_code == 200
     [(answer,), _] = xmlrpc.client.loads(response.data)
-    assert answer == (f"Pingback from {source} to {NOTES[1].url} registered. "
-                      "Keep the web talking! :-)")
+    assert answer == f"Pingback received from {source} for {NOTES[1].url}. Thanks for linking!"
     assert send_trackback(app, 2, unused_source("/tb")) == (0, None)
     assert [s for s, _, _ in stored(app)] == [source, unused_source("/tb")]
     assert client.post("/comment", data={"text": "hi"}).status_code == 400

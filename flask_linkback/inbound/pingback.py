@@ -28,6 +28,8 @@ logger = logging.getLogger("flask_linkback")
 PARSE_ERROR = -32700
 METHOD_NOT_FOUND = -32601
 UNMASKED_FAULTS = frozenset({Reason.ALREADY_REGISTERED})
+#: The ``pingback.ping`` success answer. Senders show it at most and never parse it.
+PING_ACCEPTED = "Pingback received from {source} for {target}. Thanks for linking!"
 
 
 def parse_call(body: bytes) -> tuple[tuple[Any, ...], str | None]:
@@ -75,7 +77,7 @@ def ping(source: Any, target: Any) -> str:
         raise Refusal(Reason.GENERIC, "pingback.ping takes two strings: sourceURI and targetURI")
     intake = Intake(Kind.PINGBACK, source, target, sender_ip=request.remote_addr)
     row = receive(intake)
-    return f"Pingback from {row.source_url} to {row.target_url} registered. Keep the web talking! :-)"
+    return PING_ACCEPTED.format(source=row.source_url, target=row.target_url)
 
 
 def get_pingbacks(url: Any) -> list[str]:
