@@ -120,7 +120,8 @@ class ImportSummary:
         for post in self.unknown_posts:
             lines.append(f"    no post here for {post}")
         if self.unknown_post_count > len(self.unknown_posts):
-            lines.append(f"    ... and {self.unknown_post_count - len(self.unknown_posts)} more posts")
+            more = self.unknown_post_count - len(self.unknown_posts)
+            lines.append(f"    ... and {more} more posts")
         if self.dry_run:
             lines.append("Dry run: nothing was written.")
         return lines
@@ -361,7 +362,8 @@ def _title_and_excerpt(kind: Kind, comment: ExportedComment) -> tuple[str, str]:
     """WordPress stores a pingback's source title as its author, and a trackback's
     content as ``<strong>title</strong>`` then the excerpt; the blog name is its author."""
     root = _fragment(comment.content)
-    if kind == Kind.TRACKBACK and len(root) and root[0].tag == "strong" and not (root.text or "").strip():
+    leading_strong = len(root) and root[0].tag == "strong" and not (root.text or "").strip()
+    if kind == Kind.TRACKBACK and leading_strong:
         strong = root[0]
         title = strong.text_content()
         tail, strong.tail = strong.tail or "", None
@@ -407,7 +409,7 @@ def _ip(value: str) -> str | None:
 
 def _stored(Linkback: Any, source_key: str, post_id: str) -> bool:
     query = Linkback.query.filter_by(source_key=source_key, post_id=post_id)
-    return current_state().db.session.query(query.exists()).scalar()
+    return bool(current_state().db.session.query(query.exists()).scalar())
 
 
 def _store(rows: list[Any], summary: ImportSummary) -> None:

@@ -25,8 +25,7 @@ def export(blog, tmp_path) -> Path:
 
 
 def run(blog, *args: str):
-    result = blog.app.test_cli_runner().invoke(args=["linkback", "import-wordpress", *args])
-    return result
+    return blog.app.test_cli_runner().invoke(args=["linkback", "import-wordpress", *args])
 
 
 def slug_url(blog) -> str:
@@ -44,7 +43,8 @@ def post_id(blog, slug: str) -> str:
         return str(Post.query.filter_by(slug=slug).one().id)
 
 
-def test_import_stores_pingbacks_and_trackbacks_with_their_wordpress_status_date_and_ip(blog, export):
+def test_import_stores_pingbacks_and_trackbacks_with_their_wordpress_status_date_and_ip(
+        blog, export):
     result = run(blog, str(export), "--slug-url", slug_url(blog))
 
     assert result.exit_code == 0, result.output
@@ -57,7 +57,8 @@ def test_import_stores_pingbacks_and_trackbacks_with_their_wordpress_status_date
         "https://friend.example/notes/on-hello",
     ]
     ping = rows["https://friend.example/notes/on-hello"]
-    assert (ping.kind, ping.status, ping.post_id) == ("pingback", "approved", post_id(blog, "hello-world"))
+    assert (ping.kind, ping.status) == ("pingback", "approved")
+    assert ping.post_id == post_id(blog, "hello-world")
     assert ping.title == "Notes on hello « Friend"
     assert ping.excerpt == "[…] as the old blog says, hello […]"
     assert ping.created_at == datetime(2019, 5, 2, 10, 11, 12)
@@ -137,7 +138,8 @@ EXTERNAL_ENTITY = """<?xml version="1.0"?>
 """
 
 
-@pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["billion-laughs", "external-entity"])
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY],
+                         ids=["billion-laughs", "external-entity"])
 def test_export_with_entities_is_refused_with_a_clear_error(blog, tmp_path, body):
     path = tmp_path / "hostile.xml"
     path.write_text(body, encoding="utf-8")
@@ -158,6 +160,14 @@ def test_file_that_is_not_a_wordpress_export_is_refused(blog, tmp_path):
 
     assert "not a WordPress export" in run(blog, str(path)).output
     assert "not well-formed XML" in run(blog, str(broken)).output
+
+
+def test_slug_url_without_a_slug_placeholder_is_refused(blog, export):
+    result = run(blog, str(export), "--slug-url", blog.url + "/posts/")
+
+    assert result.exit_code == 2
+    assert "must contain {slug}" in result.output
+    assert blog.linkbacks() == []
 
 
 def test_a_large_export_is_read_as_a_stream(tmp_path):
