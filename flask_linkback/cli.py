@@ -52,6 +52,41 @@ def spam_command(ids: tuple[int, ...]) -> None:
     _set(ids, Status.SPAM)
 
 
+def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .urls import is_http_url
+
+    if value is not None and not is_http_url(value.replace("{slug}", "slug")):
+        raise click.BadParameter("must be an absolute http(s) URL")
+    if value is not None and param.name == "slug_url" and "{slug}" not in value:
+        raise click.BadParameter("must contain {slug}, e.g. https://example.org/posts/{slug}")
+    return value
+
+
+@linkback_cli.command("import-wordpress")
+@click.argument("export", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Read and match everything, write nothing.")
+@click.option("--site-url", default=None, metavar="URL", callback=_http_url,
+              help="This site's base URL; an exported link on another host is tried at the same "
+                   "path under it. Default: from SERVER_NAME or LINKBACK_SITE_HOSTS.")
+@click.option("--slug-url", default=None, metavar="TEMPLATE", callback=_http_url,
+              help="A post's URL here with {slug} for its slug, e.g. "
+                   "https://example.org/posts/{slug}: tried when the exported link matches no post.")
+def import_wordpress_command(export: str, dry_run: bool, site_url: str | None,
+                             slug_url: str | None) -> None:
+    """Import the pingbacks and trackbacks of a WordPress export (WXR) file.
+
+    Comments are not imported. Running it again adds nothing.
+    """
+    from .wordpress_import import WXRError, import_wordpress
+
+    try:
+        summary = import_wordpress(export, dry_run=dry_run, site_url=site_url, slug_url=slug_url)
+    except WXRError as error:
+        raise click.ClickException(f"{export}: {error}") from None
+    for line in summary.lines():
+        click.echo(line)
+
+
 # Outgoing pings ------------------------------------------------------------------
 
 
