@@ -120,6 +120,13 @@ def flask_db(app: Flask, *args: str) -> str:
     return result.output
 
 
+def check_schema(app: Flask, ok: bool = True) -> str:
+    """``flask linkback check-schema``: its output; it must succeed, or fail when ``ok`` is False."""
+    result = app.test_cli_runner().invoke(args=["linkback", "check-schema"])
+    assert (result.exit_code == 0) == ok, result.output
+    return result.output
+
+
 def _new_revision(migrations: Path) -> str:
     scripts = sorted((migrations / "versions").glob("*.py"))
     assert len(scripts) == 1, scripts
@@ -146,7 +153,9 @@ def test_autogenerate_on_an_empty_database_creates_every_extension_table(
     for name in wanted:
         assert f"op.create_table('{name}'" in script, f"{name} missing from the migration"
 
+    assert "missing table linkback_incoming" in check_schema(host, ok=False)
     flask_db(host, "upgrade", "--directory", str(migrations))
+    assert "ok:" in check_schema(host)
     with host.app_context():
         present = set(sa.inspect(db.engine).get_table_names())
     assert set(wanted) <= present
@@ -210,6 +219,7 @@ def test_upgrade_from_0_1_0_schema_keeps_rows(host: Flask, database: Any, tmp_pa
     flask_db(host, "upgrade", "--directory", str(migrations))
 
     assert _schema_differences(host) == []
+    assert "ok:" in check_schema(host)
     with host.app_context(), db.engine.connect() as connection:
         for name, row in ROWS_0_1_0.items():
             table = db.metadata.tables[name]
@@ -229,3 +239,13 @@ def test_upgrade_from_0_1_0_schema_keeps_rows(host: Flask, database: Any, tmp_pa
         db.session.commit()
         assert linkback.pending_count() == 0
         assert linkback.settings().max_links == 25
+
+
+def test_check_schema_names_a_missing_column(host: Flask) -> None:
+    with host.app_context():
+        db.create_all()
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE linkback_incoming DROP COLUMN content_hash")
+    output = check_schema(host, ok=False)
+    assert "missing column linkback_incoming.content_hash" in output
+    assert "flask db migrate" in output
