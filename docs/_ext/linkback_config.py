@@ -98,7 +98,7 @@ class LinkbackConfigDirective(SphinxDirective):
                 if not entry.description:
                     logger.warning(
                         "%s has no description: write a '#:' comment above it in DEFAULTS",
-                        entry.key, location=(path, entry.line))
+                        entry.key, location=f"{path}:{entry.line}")
                 rst.append(f".. confval:: {entry.key}", path, entry.line)
                 rst.append(f"   :type: {entry.expected}", path, entry.line)
                 rst.append(f"   :default: ``{literal(entry.default)}``", path, entry.line)
