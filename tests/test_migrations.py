@@ -115,13 +115,14 @@ def flask_db(app: Flask, *args: str) -> str:
     """Run ``flask db ARGS`` as a host would, and return its output; fail on any error."""
     result = app.test_cli_runner().invoke(args=["db", *args])
     assert result.exception is None and result.exit_code == 0, (
-        f"flask db {' '.join(args)} failed ({result.exit_code}):\n{result.output}\n{result.exception!r}"
+        f"flask db {' '.join(args)} failed ({result.exit_code}):\n"
+        f"{result.output}\n{result.exception!r}"
     )
     return result.output
 
 
 def check_schema(app: Flask, ok: bool = True) -> str:
-    """``flask linkback check-schema``: its output; it must succeed, or fail when ``ok`` is False."""
+    """The output of ``flask linkback check-schema``, which must succeed (or fail if not ``ok``)."""
     result = app.test_cli_runner().invoke(args=["linkback", "check-schema"])
     assert (result.exit_code == 0) == ok, result.output
     return result.output

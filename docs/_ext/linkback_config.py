@@ -55,8 +55,8 @@ def read_defaults() -> tuple[str, list[Group]]:
     groups = [Group("")]
     previous_end = mapping.lineno  # 1-based line of "DEFAULTS = {"
     for key_node, value_node in zip(mapping.keys, mapping.values, strict=True):
-        assert isinstance(key_node, ast.Constant)
-        key = key_node.value
+        assert isinstance(key_node, ast.Constant) and isinstance(key_node.value, str)
+        key: str = key_node.value
         description: list[str] = []
         for text in (line.strip() for line in lines[previous_end:key_node.lineno - 1]):
             if text.startswith("#:"):
@@ -108,7 +108,7 @@ class LinkbackConfigDirective(SphinxDirective):
                 rst.append("", path)
         container = nodes.container()
         self.state.nested_parse(rst, self.content_offset, container)
-        return container.children
+        return list(container.children)
 
 
 class LinkbackSignalsDirective(SphinxDirective):
@@ -135,7 +135,7 @@ class LinkbackSignalsDirective(SphinxDirective):
                 rst.append("", path)
         container = nodes.container()
         self.state.nested_parse(rst, self.content_offset, container)
-        return container.children
+        return list(container.children)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
