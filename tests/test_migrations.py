@@ -250,3 +250,41 @@ def test_check_schema_names_a_missing_column(host: Flask) -> None:
     output = check_schema(host, ok=False)
     assert "missing column linkback_incoming.content_hash" in output
     assert "flask db migrate" in output
+
+
+def test_host_with_a_naming_convention_migrates_cleanly(
+        database: Any, keep_logging: None, tmp_path: Path) -> None:
+    """Flask-SQLAlchemy's docs suggest a constraint naming convention; with one,
+    the extension's tables still migrate and leave autogenerate nothing to redo."""
+    from flask_migrate import Migrate
+    from flask_sqlalchemy import SQLAlchemy
+
+    from flask_linkback import Linkback
+
+    convention = {
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+    own_db = SQLAlchemy(metadata=sa.MetaData(naming_convention=convention))
+    app = Flask(__name__)
+    app.config.update({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": database.url,
+                       "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options})
+    own_db.init_app(app)
+    Linkback(app, own_db)
+    Migrate(app, own_db)
+    migrations = tmp_path / "migrations"
+    try:
+        flask_db(app, "init", "--directory", str(migrations))
+        flask_db(app, "migrate", "--directory", str(migrations), "-m", "with a convention")
+        flask_db(app, "upgrade", "--directory", str(migrations))
+        with app.app_context(), own_db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, own_db.metadata) == []
+            tables = set(sa.inspect(connection).get_table_names())
+            assert set(_extension_tables(own_db.metadata)) <= tables
+    finally:
+        with app.app_context():
+            own_db.engine.dispose()
