@@ -270,7 +270,8 @@ def test_host_with_a_naming_convention_migrates_cleanly(
     }
     own_db = SQLAlchemy(metadata=sa.MetaData(naming_convention=convention))
     app = Flask(__name__)
-    app.config.update({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": database.url,
+    app.config.update({"TESTING": True, "SECRET_KEY": "test",
+                       "SQLALCHEMY_DATABASE_URI": database.url,
                        "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options})
     own_db.init_app(app)
     Linkback(app, own_db)
