@@ -167,3 +167,36 @@ def prune_webmention_status_command(days: int) -> None:
     state.db.session.commit()
     click.echo(f"deleted {deleted} webmention status record{'' if deleted == 1 else 's'}"
                f" older than {days} days")
+
+
+@linkback_cli.command("check-schema")
+def check_schema_command() -> None:
+    """Check that the database has every table and column the extension's models need.
+
+    Run it after upgrading flask-linkback: a missing table or column means a
+    migration is due. It reads the database only; nothing is changed.
+    """
+    import sqlalchemy as sa
+
+    db = current_state().db
+    wanted = {name: table for name, table in db.metadata.tables.items()
+              if name.startswith("linkback_")}
+    inspector = sa.inspect(db.engine)
+    present = set(inspector.get_table_names())
+    missing: list[str] = []
+    for name, table in sorted(wanted.items()):
+        if name not in present:
+            missing.append(f"table {name}")
+            continue
+        columns = {column["name"] for column in inspector.get_columns(name)}
+        missing += [f"column {name}.{column.name}" for column in table.columns
+                    if column.name not in columns]
+    if missing:
+        for item in missing:
+            click.echo(f"missing {item}", err=True)
+        raise click.ClickException(
+            "the database is behind flask-linkback's models: with Flask-Migrate run "
+            '`flask db migrate -m "flask-linkback upgrade"`, review the script, then '
+            "`flask db upgrade` (or apply the equivalent SQL by hand)"
+        )
+    click.echo(f"ok: {len(wanted)} flask-linkback tables match the models")
