@@ -35,7 +35,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "sqlite:///" + os.path.join(app.instance_path, app.config["BLOG_DATABASE_FILE"]),
     )
 
+    if app.config.get("BLOG_BEHIND_PROXY"):
+        # Behind one reverse proxy (nginx, a load balancer): the sender's address is the
+        # one it adds to X-Forwarded-For. Only set this when such a proxy is really there,
+        # or anybody can choose the address that the per-sender limits go by.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
+
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _sqlite_wal(app)
     linkback.init_app(app, db)
     migrate.init_app(app, db)
 
@@ -45,3 +55,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.cli.add_command(views.seed_command)
     return app
+
+
+def _sqlite_wal(app: Flask) -> None:
+    """SQLite in WAL mode: readers never wait for the linkback queue's writers, and a commit
+    costs no fsync (still safe when a process is killed; a power cut may lose the last ones)."""
+    import sqlalchemy as sa
+
+    with app.app_context():
+        engine = db.engine
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

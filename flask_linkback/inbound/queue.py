@@ -141,6 +141,30 @@ def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
 def enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_url: str, *,
             token: str | None = None) -> Queued:
     """Write the job (or join the one waiting for the same source and post), within the bounds."""
+    with _sqlite_writer():
+        return _enqueue(intake, source, source_key, post_id, target_url, token)
+
+
+_SQLITE_WRITES = threading.Lock()
+
+
+@contextlib.contextmanager
+def _sqlite_writer() -> Any:
+    """On SQLite, one writer per process at a time.
+
+    SQLite lets one connection write at a time and makes the others retry with
+    growing sleeps (up to 100 ms each); threads of one process queueing here
+    instead take turns at once. PostgreSQL needs no such thing.
+    """
+    if current_state().db.session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITES:
+        yield
+
+
+def _enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_url: str,
+             token: str | None) -> Queued:
     state = current_state()
     config = current_app.config
     Job = state.models.InboundJob
@@ -148,6 +172,8 @@ def enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_u
     sender = sender_key(intake.sender_ip)
     host = source_netloc(source)
     _check_room(session, Job, sender, host, config)
+    if intake.update and session.scalar(_waiting_pair(Job, source_key, post_id)) is not None:
+        return _join(intake, source_key, post_id, token)  # the common case of a re-send: no failed insert
     job = Job(
         kind=intake.kind.value, source_url=source[:2048], source_key=source_key[:2048],
         source_host=host, target_url=target_url[:2048], post_id=post_id,
@@ -174,9 +200,7 @@ def _join(intake: Intake, source_key: str, post_id: str, token: str | None) -> Q
     if not intake.update:
         raise Refusal(Reason.ALREADY_REGISTERED,
                       "the linkback has already been received and is waiting to be verified")
-    waiting = sa.and_(Job.source_key == source_key[:2048], Job.post_id == post_id,
-                      Job.status == JobStatus.QUEUED.value)
-    job_id = session.scalar(sa.select(Job.id).where(waiting))
+    job_id = session.scalar(_waiting_pair(Job, source_key, post_id))
     if job_id is None:  # it was claimed meanwhile: ask the sender to come back
         raise QueueFull("the same webmention is being verified right now; try again shortly", 5)
     session.execute(sa.update(Job).where(Job.id == job_id)
@@ -184,6 +208,11 @@ def _join(intake: Intake, source_key: str, post_id: str, token: str | None) -> Q
     _record_request(job_id, intake, token, post_id)
     session.commit()
     return Queued(job_id, True)
+
+
+def _waiting_pair(Job: Any, source_key: str, post_id: str) -> Any:
+    return sa.select(Job.id).where(Job.source_key == source_key[:2048], Job.post_id == post_id,
+                                   Job.status == JobStatus.QUEUED.value)
 
 
 def _record_request(job_id: int, intake: Intake, token: str | None, post_id: str) -> None:
@@ -222,6 +251,11 @@ def _check_room(session: Any, Job: Any, sender: str, host: str, config: Any) -> 
 
 def claim(limit: int, claimer: str, only: int | None = None) -> list[int]:
     """Mark up to ``limit`` queued jobs as ours, fairly and within the caps; return their ids."""
+    with _sqlite_writer():
+        return _claim(limit, claimer, only)
+
+
+def _claim(limit: int, claimer: str, only: int | None) -> list[int]:
     state = current_state()
     config = current_app.config
     Job = state.models.InboundJob
