@@ -121,6 +121,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_WEBMENTION_WORKERS": (2, _positive_int, "a whole number > 0"),
     "LINKBACK_WEBMENTION_QUEUE": (1000, _positive_int, "a whole number > 0"),
     "LINKBACK_PREFER_WEBMENTION": (True, _bool, "True or False"),
+    # Post pages: linkbacks shown a page at a time.
+    "LINKBACK_PER_PAGE": (50, _positive_int, "a whole number > 0"),
+    "LINKBACK_ORDER": ("oldest", _choice("oldest", "newest"), '"oldest" or "newest"'),
 }
 
 
