@@ -1,13 +1,16 @@
 """What the template macros read: one object per post and request, built on demand.
 
 A post page costs one query for its linkbacks however many it has: the rows
-of the page being shown (``LINKBACK_PER_PAGE`` of them) and the totals
-come back together, counted by window functions (SQLite 3.25+, PostgreSQL).
+of the page being shown (``LINKBACK_PER_PAGE`` of them) and the totals come
+back together.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -55,6 +58,75 @@ def iso_datetime(value: datetime | None) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(timespec="seconds") + "Z"
+
+
+PAGE_COUNTED_TYPES = tuple(sorted(FACEPILE_AND_REPLY_TYPES))
+_PAGE_QUERIES: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
+
+
+def column_keys(model: Any) -> tuple[str, ...]:
+    """The model's column attributes, in the order :func:`page_query` selects them."""
+    return tuple(attr.key for attr in sa.inspect(model).column_attrs)
+
+
+def page_query(model: Any, newest_first: bool) -> Any:
+    """The SELECT for one page of a post's approved linkbacks, with the totals on every row.
+
+    Parameters ``post_id``, ``skip`` and ``size``. Built once per model and order: a post
+    page should not pay for building and compiling it again. Plain rows, not ORM objects
+    (see :class:`ShownLinkback`): a page of them loads several times faster. The totals ride along as
+    scalar subqueries (run once, on the index), so the page is one round trip; window
+    functions would do it too, but cost SQLite a pass over every row.
+    """
+    built = _PAGE_QUERIES.setdefault(model, {})
+    if newest_first not in built:
+        approved = sa.and_(model.post_id == sa.bindparam("post_id"),
+                           model.status == Status.APPROVED.value)
+
+        def counted(mention_type: str | None = None) -> Any:
+            query = sa.select(sa.func.count()).select_from(model).where(approved)
+            if mention_type is not None:
+                query = query.where(model.mention_type == mention_type)
+            return query.scalar_subquery()
+
+        order = ((model.created_at.desc(), model.id.desc()) if newest_first
+                 else (model.created_at, model.id))
+        columns = [getattr(model, key) for key in column_keys(model)]
+        built[newest_first] = (
+            sa.select(*columns, counted().label("_lb_total"),
+                      *(counted(t).label(f"_lb_{t}") for t in PAGE_COUNTED_TYPES))
+            .where(approved)
+            .order_by(*order)
+            .offset(sa.bindparam("skip", type_=sa.Integer))
+            .limit(sa.bindparam("size", type_=sa.Integer))
+        )
+    return built[newest_first]
+
+
+class ShownLinkback:
+    """One linkback as a page shows it: a plain object with the row's columns as attributes.
+
+    Loading ORM objects costs several times more than the rows a page shows;
+    :func:`shown_class` gives each model a subclass carrying the model's own
+    properties and methods (``display_title``), so templates cannot tell.
+    """
+
+    def __init__(self, values: Iterable[tuple[str, Any]]) -> None:
+        self.__dict__.update(values)
+
+
+_SHOWN_CLASSES: weakref.WeakKeyDictionary[Any, type[ShownLinkback]] = weakref.WeakKeyDictionary()
+
+
+def shown_class(model: Any) -> type[ShownLinkback]:
+    """The :class:`ShownLinkback` subclass for ``model``, with the model's properties and methods."""
+    shown = _SHOWN_CLASSES.get(model)
+    if shown is None:
+        copied = {name: value for name, value in vars(model).items()
+                  if isinstance(value, property)
+                  or (inspect.isfunction(value) and (not name.startswith("__") or name == "__repr__"))}
+        shown = _SHOWN_CLASSES[model] = type(f"Shown{model.__name__}", (ShownLinkback,), copied)
+    return shown
 
 
 @dataclass(frozen=True)
@@ -144,8 +216,7 @@ class PostLinkbacks:
     def _page(self) -> tuple[int, dict[str, int], dict[str, list[Any]]]:
         """(page number, totals by group and "all", this page's items by group and "all").
 
-        One query: the page's rows, each carrying the totals (window functions
-        over the post's approved rows). A page past the last one (an old or
+        One query: the page's rows, each carrying the totals. A page past the last one (an old or
         made-up link) shows the last page, at the cost of two more queries.
         """
         number = self.requested_page
@@ -162,32 +233,18 @@ class PostLinkbacks:
         return sa.and_(Linkback.post_id == self.info.id, Linkback.status == Status.APPROVED.value)
 
     def _load_page(self, number: int) -> tuple[dict[str, int], dict[str, list[Any]]]:
-        Linkback = current_state().models.IncomingLinkback
-        if self.newest_first:
-            order: tuple[Any, ...] = (Linkback.created_at.desc(), Linkback.id.desc())
-        else:
-            order = (Linkback.created_at, Linkback.id)
-
-        def in_group(name: str) -> Any:
-            return sa.func.sum(sa.case((Linkback.mention_type == name, 1), else_=0)).over()
-
-        # Window functions run before LIMIT: every row of the page carries the totals.
-        query = (
-            sa.select(Linkback, sa.func.count().over().label("total"),
-                      *(in_group(name).label(name) for name in sorted(FACEPILE_AND_REPLY_TYPES)))
-            .where(self._approved_filter())
-            .order_by(*order)
-            .offset((number - 1) * self.per_page)
-            .limit(self.per_page)
-        )
+        query = page_query(current_state().models.IncomingLinkback, self.newest_first)
+        params = {"post_id": self.info.id, "skip": (number - 1) * self.per_page, "size": self.per_page}
         totals = {name: 0 for name in (*GROUPS, "all")}
         items: dict[str, list[Any]] = {name: [] for name in (*GROUPS, "all")}
-        for row in current_state().db.session.execute(query):
-            item = row[0]
-            totals.update(all=row.total, like=row.like, reply=row.reply, repost=row.repost)
+        model = current_state().models.IncomingLinkback
+        shown, keys = shown_class(model), column_keys(model)
+        for row in current_state().db.session.execute(query, params):
+            item = shown(zip(keys, row))
+            totals.update(all=row._lb_total, **{t: getattr(row, f"_lb_{t}") for t in PAGE_COUNTED_TYPES})
             items[group_of(item.mention_type)].append(item)
             items["all"].append(item)
-        totals["mention"] = totals["all"] - totals["like"] - totals["reply"] - totals["repost"]
+        totals["mention"] = totals["all"] - sum(totals[t] for t in PAGE_COUNTED_TYPES)
         return totals, items
 
     def _count_approved(self) -> int:
