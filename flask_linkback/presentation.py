@@ -73,9 +73,9 @@ def page_query(model: Any, newest_first: bool) -> Any:
     """The SELECT for one page of a post's approved linkbacks, with the totals on every row.
 
     Parameters ``post_id``, ``skip`` and ``size``. Built once per model and order: a post
-    page should not pay for building and compiling it again. Plain rows, not ORM objects
-    (see :class:`ShownLinkback`): a page of them loads several times faster. The totals ride along as
-    scalar subqueries (run once, on the index), so the page is one round trip; window
+    page should not pay for building and compiling it again. It selects plain columns,
+    not ORM objects (see :class:`ShownLinkback`). The totals ride along as scalar
+    subqueries (run once, on the index), so the page is one round trip; window
     functions would do it too, but cost SQLite a pass over every row.
     """
     built = _PAGE_QUERIES.setdefault(model, {})
@@ -216,8 +216,8 @@ class PostLinkbacks:
     def _page(self) -> tuple[int, dict[str, int], dict[str, list[Any]]]:
         """(page number, totals by group and "all", this page's items by group and "all").
 
-        One query: the page's rows, each carrying the totals. A page past the last one (an old or
-        made-up link) shows the last page, at the cost of two more queries.
+        One query: the page's rows, each carrying the totals. A page past the last one
+        (an old or made-up link) shows the last page, at the cost of two more queries.
         """
         number = self.requested_page
         totals, items = self._load_page(number)
@@ -241,7 +241,8 @@ class PostLinkbacks:
         shown, keys = shown_class(model), column_keys(model)
         for row in current_state().db.session.execute(query, params):
             item = shown(zip(keys, row))
-            totals.update(all=row._lb_total, **{t: getattr(row, f"_lb_{t}") for t in PAGE_COUNTED_TYPES})
+            totals.update(all=row._lb_total,
+                          **{t: getattr(row, f"_lb_{t}") for t in PAGE_COUNTED_TYPES})
             items[group_of(item.mention_type)].append(item)
             items["all"].append(item)
         totals["mention"] = totals["all"] - sum(totals[t] for t in PAGE_COUNTED_TYPES)
