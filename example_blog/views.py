@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import click
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from sqlalchemy.orm import joinedload
 
 from flask_linkback.models import utcnow
 
@@ -26,7 +27,9 @@ def index():
 
 @bp.route("/posts/<slug>", methods=["GET", "POST"])
 def post(slug: str):
-    post = Post.query.filter_by(slug=slug).first()
+    # The comments come with the post (one query): with its linkbacks and the settings, a post
+    # page costs three queries however many responses it has.
+    post = Post.query.options(joinedload(Post.comments)).filter_by(slug=slug).first()
     if post is not None and post.deleted_at is not None:
         abort(410)  # gone for good: a webmention receiver drops the mentions it had from here
     if post is None or not post.is_published:

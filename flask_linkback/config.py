@@ -227,6 +227,11 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     #: A linked page that offers both Webmention and Pingback gets a webmention only; ``False``: a
     #: pingback only.
     "LINKBACK_PREFER_WEBMENTION": (True, _bool, "True or False"),
+    # Post pages: linkbacks shown a page at a time.
+    #: Linkbacks a post page shows at a time; ``?linkback-page=N`` shows the others.
+    "LINKBACK_PER_PAGE": (50, _positive_int, "a whole number > 0"),
+    #: ``"oldest"``: page 1 holds the oldest linkbacks; ``"newest"``: the newest, newest first.
+    "LINKBACK_ORDER": ("oldest", _choice("oldest", "newest"), '"oldest" or "newest"'),
 }
 
 

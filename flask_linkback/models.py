@@ -76,6 +76,9 @@ def _incoming(db: Any) -> Any:
             sa.UniqueConstraint("source_key", "post_id", name="uq_linkback_incoming_source_post"),
             sa.Index("ix_linkback_incoming_post_status", "post_id", "status"),
             sa.Index("ix_linkback_incoming_status_created", "status", "created_at"),
+            # A post page reads one page of a post's approved linkbacks in date order.
+            sa.Index("ix_linkback_incoming_post_page",
+                     "post_id", "status", "created_at", "id", "mention_type"),
         )
 
         id = sa.Column(sa.Integer, primary_key=True)
