@@ -121,6 +121,11 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_WEBMENTION_WORKERS": (2, _positive_int, "a whole number > 0"),
     "LINKBACK_WEBMENTION_QUEUE": (1000, _positive_int, "a whole number > 0"),
     "LINKBACK_PREFER_WEBMENTION": (True, _bool, "True or False"),
+    # Moderation word list and closing pings on old posts (Discussion settings' defaults).
+    "LINKBACK_HELD_WORDS": ((), _hosts, "a list of words or phrases"),
+    "LINKBACK_CLOSE_PINGBACKS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
+    "LINKBACK_CLOSE_TRACKBACKS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
+    "LINKBACK_CLOSE_WEBMENTIONS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
 }
 
 

@@ -127,7 +127,7 @@ def _accepting_post(target: str) -> tuple[str, str]:
     if hit is not None and hit[0] > time.monotonic():
         return hit[1], hit[2]
     try:
-        _, info = resolve_target(target)
+        _, info = resolve_target(target, Kind.WEBMENTION)
     except Refusal as refusal:
         raise BadRequest(_target_reason(refusal.message)) from None
     if len(cache) >= 1024:
