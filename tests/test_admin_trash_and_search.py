@@ -283,3 +283,15 @@ def test_old_rows_without_trash_columns_still_list(blog):
         db.session.commit()
     moderate(client, "untrash", [ident], tab="trash")
     assert status_of(blog) == {ident: "pending"}
+
+
+def test_the_admin_stylesheet_is_served_by_the_blueprint_and_linked_from_every_page(blog):
+    client = admin_client(blog)
+    for path in (f"{QUEUE}/pending", "/linkback-admin/settings"):
+        [href] = page(client, path).xpath("//link[@rel='stylesheet']/@href")
+        assert href == "/linkback-admin/static/admin.css"
+    sheet = client.get("/linkback-admin/static/admin.css")
+
+    assert sheet.status_code == 200
+    assert sheet.headers["Content-Type"].startswith("text/css")
+    assert ":focus-visible" in sheet.text

@@ -11,6 +11,8 @@ import pytest
 from test_admin_trash_and_search import add_rows
 from test_browser_admin import OUTPUT, browser  # noqa: F401 - the Chromium fixture
 
+from flask_linkback import current_settings
+
 DESKTOP = {"width": 1200, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -143,7 +145,7 @@ def test_settings_save_in_the_browser_and_the_pages_look_right_on_desktop_and_ph
             tab.wait_for_selector("text=Settings saved.")
             assert tab.get_by_label("Close pingbacks on posts older than (days; 0: never)").input_value() == "30"
             with blog.app.app_context():
-                settings = blog.app.extensions["linkback"].settings()
+                settings = current_settings()
             assert (settings.close_pingbacks_after_days, settings.held_words) == (30, ("crypto", "forex"))
         tab.screenshot(path=str(OUTPUT / f"settings-{name}.png"), full_page=True)
 
