@@ -100,8 +100,9 @@ def edit(post_id: int | None = None):
         flash("Saved.")
         return redirect(url_for("admin.edit", post_id=post.id))
     outgoing = linkback.outgoing_for(post) if post.id else []
-    return render_template("editor.html", form=form, post=post, outgoing=outgoing,
-                           delete_form=ActionForm())
+    received = linkback.received_for(post) if post.id else []
+    return render_template("editor.html", form=form, post=post, outgoing=outgoing, received=received,
+                           delete_form=ActionForm(), now_utc=utcnow())
 
 
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, PasswordField, StringField, TextAreaField
+from wtforms.widgets import TextInput
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 
@@ -20,8 +21,11 @@ class PostForm(FlaskForm):
     slug = StringField("Slug", validators=[DataRequired(), Length(max=200),
                                            Regexp(r"^[a-z0-9-]+$", message="lowercase letters, digits and -")])
     body = TextAreaField("Body (HTML)", validators=[DataRequired()])
-    published_at = DateTimeLocalField("Publish at (UTC; empty = draft)", format="%Y-%m-%dT%H:%M",
-                                      validators=[Optional()])
+    # A plain text field: the browser's date-time picker shows local time in the reader's own
+    # format under a label that says UTC, which is how owners scheduled posts hours off.
+    published_at = DateTimeLocalField("Publish at, in UTC (YYYY-MM-DD HH:MM; empty = draft)",
+                                      format=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"],
+                                      validators=[Optional()], widget=TextInput())
     pings_open = BooleanField("Take linkbacks on this post (pingbacks, trackbacks, webmentions)",
                               default=True)
     comments_open = BooleanField("Allow comments", default=True)

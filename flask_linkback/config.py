@@ -232,6 +232,15 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_PER_PAGE": (50, _positive_int, "a whole number > 0"),
     #: ``"oldest"``: page 1 holds the oldest linkbacks; ``"newest"``: the newest, newest first.
     "LINKBACK_ORDER": ("oldest", _choice("oldest", "newest"), '"oldest" or "newest"'),
+    # Moderation word list and closing pings on old posts (Discussion settings' defaults).
+    #: Default held words: a source containing one waits for moderation (not spam).
+    "LINKBACK_HELD_WORDS": ((), _hosts, "a list of words or phrases"),
+    #: Default days after which a post takes no more pingbacks (0: never); comments are apart.
+    "LINKBACK_CLOSE_PINGBACKS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
+    #: Default days after which a post takes no more TrackBacks (0: never).
+    "LINKBACK_CLOSE_TRACKBACKS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
+    #: Default days after which a post takes no more webmentions (0: never).
+    "LINKBACK_CLOSE_WEBMENTIONS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
 }
 
 

@@ -223,6 +223,13 @@ class Linkback:
         session.commit()
         signals.linkback_deleted.send(current_app._get_current_object(), linkback=linkback)
 
+    def received_for(self, post: Any) -> list[Any]:
+        """The linkbacks a post received, any status but Trash, newest first; for the host's
+        post editor (the admin queue filtered by post has the actions)."""
+        from .admin.views import received_for
+
+        return received_for(self.describe(post).id)
+
     def pending_count(self) -> int:
         """How many linkbacks wait for moderation (one query); for the host's navigation."""
         from .admin.views import pending_count

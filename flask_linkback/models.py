@@ -30,6 +30,8 @@ class Status(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     SPAM = "spam"
+    #: In the Trash: hidden everywhere, restorable (``trashed_from``) until the trash is emptied.
+    TRASH = "trash"
 
 
 def utcnow() -> datetime:
@@ -104,6 +106,9 @@ def _incoming(db: Any) -> Any:
         sender_ip = sa.Column(sa.String(45))
         created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
         updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+        #: When the admin trashed it, and the status it had then (Undo puts it back there).
+        trashed_at = sa.Column(sa.DateTime, nullable=True)
+        trashed_from = sa.Column(sa.String(16), nullable=True)
 
         @property
         def display_title(self) -> str:

@@ -48,6 +48,15 @@ class DiscussionSettings:
     max_links: int
     #: Accept webmentions (and advertise the endpoint) on posts that take linkbacks.
     accept_webmentions: bool = True
+    # Moderation word list and closing pings on old posts.
+    #: Words or phrases that hold a linkback for moderation (not spam) when found in its source.
+    held_words: tuple[str, ...] = ()
+    #: Refuse pingbacks to posts published more than this many days ago (0: never close).
+    close_pingbacks_after_days: int = 0
+    #: The same for TrackBacks.
+    close_trackbacks_after_days: int = 0
+    #: The same for webmentions.
+    close_webmentions_after_days: int = 0
 
 
 #: setting -> the config key its default comes from (None: computed in settings_defaults).
@@ -63,6 +72,11 @@ CONFIG_KEYS: dict[str, str | None] = {
     "trusted_hosts": "LINKBACK_TRUSTED_HOSTS",
     "max_links": "LINKBACK_MAX_LINKS",
     "accept_webmentions": "LINKBACK_ACCEPT_WEBMENTIONS",
+    # Moderation word list and closing pings on old posts.
+    "held_words": "LINKBACK_HELD_WORDS",
+    "close_pingbacks_after_days": "LINKBACK_CLOSE_PINGBACKS_AFTER_DAYS",
+    "close_trackbacks_after_days": "LINKBACK_CLOSE_TRACKBACKS_AFTER_DAYS",
+    "close_webmentions_after_days": "LINKBACK_CLOSE_WEBMENTIONS_AFTER_DAYS",
 }
 NAMES = tuple(f.name for f in fields(DiscussionSettings))
 
@@ -162,9 +176,9 @@ def _coerce(values: dict[str, Any]) -> DiscussionSettings:
     out: dict[str, Any] = {}
     for name in NAMES:
         value = values[name]
-        if name in ("blocked_hosts", "blocked_words", "trusted_hosts"):
+        if name in ("blocked_hosts", "blocked_words", "trusted_hosts", "held_words"):
             out[name] = tuple(str(v).strip().lower() for v in value if str(v).strip())
-        elif name == "max_links":
+        elif name == "max_links" or name.endswith("_after_days"):
             out[name] = max(int(value), 0)
         else:
             out[name] = bool(value)

@@ -29,3 +29,6 @@ linkback_updated = _signals.signal("linkback-updated")
 #: A known linkback was deleted because its source is gone (410) or no longer links.
 #: Keywords: ``linkback`` (already deleted), ``reason``.
 linkback_removed = _signals.signal("linkback-removed")
+#: An admin moved a linkback to the Trash (hidden, restorable; ``linkback_deleted`` follows
+#: only when the trash is emptied). Keyword: ``linkback``.
+linkback_trashed = _signals.signal("linkback-trashed")

@@ -25,6 +25,10 @@ DEFAULT_FORM = {
     "blocked_hosts": "",
     "blocked_words": "",
     "trusted_hosts": "",
+    "held_words": "",
+    "close_pingbacks_after_days": "0",
+    "close_trackbacks_after_days": "0",
+    "close_webmentions_after_days": "0",
 }
 
 

@@ -105,6 +105,17 @@ class SettingsForm(FlaskForm):
                              "marked spam; one per line")
     trusted_hosts = HostList("Trusted sites: linkbacks from these hosts are approved at once; "
                              "one per line")
+    held_words = WordList("Hold for moderation: a linkback whose source contains one of these "
+                          "waits for approval (it is not marked spam); one per line")
+    close_pingbacks_after_days = IntegerField(
+        "Close pingbacks on posts older than (days; 0: never)",
+        validators=[InputRequired(message="a whole number is required"), NumberRange(min=0, max=100_000)])
+    close_trackbacks_after_days = IntegerField(
+        "Close TrackBacks on posts older than (days; 0: never)",
+        validators=[InputRequired(message="a whole number is required"), NumberRange(min=0, max=100_000)])
+    close_webmentions_after_days = IntegerField(
+        "Close webmentions on posts older than (days; 0: never)",
+        validators=[InputRequired(message="a whole number is required"), NumberRange(min=0, max=100_000)])
 
     @classmethod
     def from_settings(cls, settings: DiscussionSettings) -> SettingsForm:
@@ -123,13 +134,26 @@ ACTIONS = {
     "restore": "Not spam: back to pending",
     "unapprove": "Unapprove: back to pending",
     "trust": "Approve and trust the site",
-    "delete": "Delete",
+    "trash": "Move to Trash",
+    "untrash": "Restore from Trash",
+    "delete": "Delete permanently",
 }
 
 
 class ModerateForm(FlaskForm):
-    """One action on one or more linkbacks (a row's button, or the checkboxes and bulk menu)."""
+    """One action on one or more linkbacks (a row's button, or the checkboxes and bulk menu).
+
+    ``delete`` only happens with ``confirmed`` set, which only the confirmation page sends.
+    """
 
     action = SelectField("Action", choices=list(ACTIONS))
     ids = SelectMultipleField("Linkbacks", coerce=int, validate_choice=False,
                               validators=[InputRequired(message="select at least one linkback")])
+    confirmed = BooleanField("Yes, delete them for good")
+
+
+class EmptyForm(FlaskForm):
+    """"Empty Trash" / "Empty Spam": delete every row of one tab, once confirmed."""
+
+    status = SelectField("Folder", choices=["trash", "spam"])
+    confirmed = BooleanField("Yes, delete them for good")

@@ -87,8 +87,8 @@ def clean_url(url: str) -> str:
 
 
 
-def resolve_target(target: str) -> tuple[Any, PostInfo]:
-    """The post a target URL names, or the refusal that says why it can't be pinged."""
+def resolve_target(target: str, kind: Kind | None = None) -> tuple[Any, PostInfo]:
+    """The post a target URL names, or the refusal that says why it can't take a ``kind`` ping."""
     state = current_state()
     if not is_http_url(target):
         raise Refusal(Reason.TARGET_MISSING, "the target URI must be an http(s) URL on this site")
@@ -103,8 +103,9 @@ def resolve_target(target: str) -> tuple[Any, PostInfo]:
     if post is None:
         raise Refusal(Reason.TARGET_MISSING, "the target URI does not exist on this site")
     info = state.callbacks.describe(post)
-    if not info.pings_open:
-        raise Refusal(Reason.TARGET_CLOSED, "linkbacks are closed on the target post")
+    closed = rules.closed_reason(info, kind)
+    if closed:
+        raise Refusal(Reason.TARGET_CLOSED, closed)
     return post, info
 
 
@@ -134,11 +135,12 @@ def admit(intake: Intake, post: Any | None = None) -> Admitted:
     if not is_http_url(source):
         raise Refusal(Reason.SOURCE_MISSING, "the source URI must be an http(s) URL")
     if post is None:
-        post, info = resolve_target(target)
+        post, info = resolve_target(target, intake.kind)
     else:
         info = state.callbacks.describe(post)
-        if not info.pings_open:
-            raise Refusal(Reason.TARGET_CLOSED, "linkbacks are closed on the target post")
+        closed = rules.closed_reason(info, intake.kind)
+        if closed:
+            raise Refusal(Reason.TARGET_CLOSED, closed)
     if same_url(source, target) or same_url(source, info.url):
         raise Refusal(Reason.GENERIC, "the source and target URIs are the same")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from flask import current_app
 
 from ..host import PostInfo
 from ..html import collapse_ws
-from ..models import Kind, Status
+from ..models import Kind, Status, utcnow
 from ..urls import normalize_url
 from ..settings import current_settings
 from ..site import site_netlocs
@@ -72,15 +73,59 @@ def blocked_word(candidate: Candidate) -> Verdict | None:
     words = current_settings().blocked_words
     if not words:
         return None
+    haystack = _haystack(candidate)
+    for word in words:
+        if word in haystack:
+            return Verdict(Status.SPAM, f"the source contains the blocklisted word {word!r}")
+    return None
+
+
+def held_word(candidate: Candidate) -> Verdict | None:
+    """A word from the moderation list holds the linkback for the admin (WordPress's
+    "hold in the queue if it contains"); it is not spam."""
+    words = current_settings().held_words
+    if not words:
+        return None
+    haystack = _haystack(candidate)
+    for word in words:
+        if word in haystack:
+            return Verdict(Status.PENDING, f"the source contains {word!r}, on the moderation word list")
+    return None
+
+
+def _haystack(candidate: Candidate) -> str:
+    """The source URL, the sender's text, the page's title and text, lowercased, for word lists."""
     evidence = candidate.evidence
-    haystack = " ".join((
+    return " ".join((
         candidate.source_url, candidate.title, candidate.excerpt, candidate.blog_name,
         (evidence.title or "") if evidence else "",
         evidence.document.text if evidence else "",
     )).lower()
-    for word in words:
-        if word in haystack:
-            return Verdict(Status.SPAM, f"the source contains the blocklisted word {word!r}")
+
+
+_CLOSE_AFTER = {
+    Kind.PINGBACK: ("close_pingbacks_after_days", "pingbacks"),
+    Kind.TRACKBACK: ("close_trackbacks_after_days", "TrackBacks"),
+    Kind.WEBMENTION: ("close_webmentions_after_days", "webmentions"),
+}
+
+
+def closed_reason(info: PostInfo, kind: Kind | None = None) -> str | None:
+    """Why ``info`` takes no ``kind`` ping now, or None when it takes them.
+
+    Closed when the post says so, or when it was published longer ago than
+    the Discussion setting for that kind allows (each kind has its own number
+    of days, apart from the host's comments). Without a ``kind`` only the
+    post's own switch counts.
+    """
+    if not info.pings_open:
+        return "linkbacks are closed on the target post"
+    if kind is None or info.published_at is None:
+        return None
+    name, label = _CLOSE_AFTER[Kind(kind)]
+    days = getattr(current_settings(), name)
+    if days and utcnow() - info.published_at > timedelta(days=days):
+        return f"{label} are closed on posts older than {days} days"
     return None
 
 
@@ -226,7 +271,7 @@ def new_source(candidate: Candidate) -> Verdict:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    blocked_host, blocked_word, spam_service, own_site, too_many_links, link_list,
+    blocked_host, blocked_word, spam_service, own_site, held_word, too_many_links, link_list,
     moderation_setting, trusted_host, previously_approved, new_source,
 )
 
