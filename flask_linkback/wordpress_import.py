@@ -35,12 +35,11 @@ import lxml.etree
 import lxml.html
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from .html import collapse_ws, ellipsize, strip_control_chars
 from .models import Kind, Status
-from .site import netloc_key, site_netlocs
+from .site import configured_site, netloc_key, site_netlocs
 from .state import current_state
 from .urls import host_of, is_http_url, normalize_url, strip_fragment
 
@@ -255,14 +254,9 @@ def _moved(link: str, site_url: str) -> str:
 
 
 def default_site_url() -> str | None:
-    """This site's base URL from SERVER_NAME, else the first of LINKBACK_SITE_HOSTS."""
-    config = current_app.config
-    scheme = config.get("PREFERRED_URL_SCHEME") or "http"
-    if config.get("SERVER_NAME"):
-        root = (config.get("APPLICATION_ROOT") or "/").rstrip("/")
-        return f"{scheme}://{config['SERVER_NAME']}{root}"
-    hosts = config["LINKBACK_SITE_HOSTS"]
-    return f"{scheme}://{hosts[0]}" if hosts else None
+    """This site's configured root URL (LINKBACK_SITE_URL or SERVER_NAME), without its last slash."""
+    site = configured_site()
+    return site.url.rstrip("/") if site else None
 
 
 def import_wordpress(file: str | IO[bytes], *, dry_run: bool = False, site_url: str | None = None,
