@@ -33,6 +33,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+STARTED: list[Child] = []
+
+
+def kill_all() -> None:
+    """SIGKILL every child still running: no test leaves a process behind, even when it fails."""
+    while STARTED:
+        STARTED.pop().kill()
+
+
 class Child:
     """A child process whose merged output is collected as it comes."""
 
@@ -44,6 +53,7 @@ class Child:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        STARTED.append(self)
 
     def _read(self) -> None:
         assert self.process.stdout is not None

@@ -15,7 +15,8 @@ import pytest
 import requests
 import sqlalchemy
 from conftest import POSTGRESQL_URL, REQUIRE_POSTGRESQL, postgresql_problem
-from processes import blog_env, free_port, gunicorn, linkback_worker, postgresql_database, wait_until
+from processes import (blog_env, free_port, gunicorn, kill_all, linkback_worker, postgresql_database,
+                       wait_until)
 
 from example_blog import create_app
 from example_blog.extensions import db as blog_db
@@ -23,7 +24,12 @@ from example_blog.models import Post
 from flask_linkback.inbound.pingback import QUEUED_ANSWER
 from flask_linkback.models import utcnow
 
-pytest.importorskip("gunicorn")
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    yield
+    kill_all()
 
 
 @pytest.fixture
@@ -123,7 +129,7 @@ def test_sigkill_of_the_web_process_after_its_answers_loses_no_ping(site, source
         held.wait_arrivals(2)  # the web process is verifying two of them right now
     finally:
         web.kill()
-    held.release.set()
+        held.release.set()
 
     worker = linkback_worker(env)
     try:
@@ -142,18 +148,19 @@ def test_sigkill_of_a_worker_mid_verification_then_restart_verifies_each_ping_on
     kinds = ["webmention", "pingback"] * 2
     env = blog_env(site["url"], site["port"], LINKBACK_INBOUND_WORKERS=0)
     web = gunicorn(env, site["port"], workers=2)  # sync workers: these only queue
+    workers = []
     try:
         answers = send_pings(site, sources, kinds)
-        first = linkback_worker(env)
+        workers.append(linkback_worker(env))
         held.wait_arrivals(2)
-        first.kill()
+        workers[0].kill()
         held.release.set()
-        second = linkback_worker(env)
-        try:
-            wait_until(lambda: all_done(site["engine"], 4), what="the second worker")
-        finally:
-            second.stop()
+        workers.append(linkback_worker(env))
+        wait_until(lambda: all_done(site["engine"], 4), what="the second worker")
     finally:
+        held.release.set()
+        for worker in workers:
+            worker.stop()
         web.stop()
 
     assert answers == [202, QUEUED_ANSWER] * 2
@@ -167,8 +174,9 @@ def test_two_workers_share_one_queue_without_verifying_anything_twice(site, sour
     web = gunicorn(env, site["port"], workers=2, threads=4)
     try:
         answers = send_pings(site, sources, ["pingback"] * 20)
-        workers = [linkback_worker(env), linkback_worker(env)]
+        workers = []
         try:
+            workers += [linkback_worker(env), linkback_worker(env)]
             wait_until(lambda: all_done(site["engine"], 20), what="two workers")
         finally:
             for worker in workers:
