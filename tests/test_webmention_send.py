@@ -136,15 +136,17 @@ def test_a_removed_link_is_resent_as_a_webmention_but_never_as_a_pingback(blog, 
     drain(blog)
 
     rows = publish(blog, "news", body=links(kept))
-    queued = {row.target_url: row.status for row in rows}
-    drain(blog)
+    queued = {row.target_url: (row.status, row.link_removed) for row in rows}
+    assert drain(blog) == {"sent": 2}
 
     source = blog.post_url("news")
-    assert queued == {by_wm: "queued", by_pb: "sent", kept: "sent"}
-    assert sorted(site.webmentions()) == sorted([(source, by_wm), (source, kept), (source, by_wm)])
+    # The edit changed the post: both webmention targets hear again, the removed one included;
+    # the pingback target is only marked (a pingback cannot be taken back).
+    assert queued == {by_wm: ("queued", True), by_pb: ("sent", True), kept: ("queued", False)}
+    assert sorted(site.webmentions()) == sorted([(source, by_wm), (source, kept)] * 2)
     assert site.pingbacks() == [(source, by_pb)]
-    # Saving again without the link tells the target nothing more.
-    publish(blog, "news", body=links(kept) + "<p>A typo fixed.</p>")
+    # Saving again unchanged tells nobody anything.
+    publish(blog, "news", body=links(kept))
     assert drain(blog) == {}
     assert outbox(blog, "news")[by_wm].link_removed
 
