@@ -37,7 +37,7 @@ from ..inbound.verify import fetch_limits
 from ..models import Kind, utcnow
 from ..state import current_state
 from .deliver import Outcome, Result, deliver_webmention, send_pingback, send_trackback
-from .discover import DiscoveryCache, TargetGone, TargetUnavailable
+from .discover import Discovery, DiscoveryCache, TargetGone, TargetUnavailable
 from .model import DUE_STATUSES, PingStatus, Protocol, SkipReason
 from .outbox import runtime
 
@@ -359,7 +359,9 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
 
     A link goes by Webmention or Pingback, whichever the target offers; when
     it offers both, ``prefer_webmention`` decides (one ping, never two). A
-    re-send keeps the protocol it went by the first time.
+    re-send keeps the protocol it went by the first time. When an endpoint
+    known from the cache answers 4xx, the target is asked again once: if it
+    now names another endpoint, the ping goes there instead.
     """
     try:
         if job.protocol == Protocol.TRACKBACK.value:
@@ -383,18 +385,39 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
             order = [Protocol.WEBMENTION.value, Protocol.PINGBACK.value]
         else:
             order = [Protocol.PINGBACK.value, Protocol.WEBMENTION.value]
-        for protocol in order:
-            if protocol == Protocol.WEBMENTION.value and found.webmention:
-                return Delivery(deliver_webmention(found.webmention, job.source, job.target, limits),
-                                found.webmention, protocol)
-            if protocol == Protocol.PINGBACK.value and found.pingback:
-                return Delivery(send_pingback(found.pingback, job.source, job.target, limits),
-                                found.pingback, protocol)
-        missing = " and ".join(f"no {p.capitalize()} endpoint" for p in order)
-        return Delivery(Outcome(Result.UNSUPPORTED, f"the target advertises {missing}"))
+        choice = _choose(found, order)
+        if choice is None:
+            missing = " and ".join(f"no {p.capitalize()} endpoint" for p in order)
+            return Delivery(Outcome(Result.UNSUPPORTED, f"the target advertises {missing}"))
+        delivery = _send_to(choice, job, limits)
+        if found.cached and delivery.outcome.refused_by_http:
+            try:
+                fresh = cache.discover(job.target, limits, ttl, refresh=True)
+            except (TargetGone, TargetUnavailable, FetchError):
+                return delivery
+            again = _choose(fresh, order)
+            if again is not None and again != choice:
+                logger.info("outbox: %s moved from %s to %s", job.target, choice[1], again[1])
+                return _send_to(again, job, limits)
+        return delivery
     except Exception as error:  # a bug must not lose the row: it is retried and logged
         logger.exception("outbox: sending %s -> %s failed", job.source, job.target)
         return Delivery(Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}"))
+
+
+def _choose(found: Discovery, order: list[str]) -> tuple[str, str] | None:
+    """``(protocol, endpoint)``: the first protocol in ``order`` the target offers."""
+    for protocol in order:
+        endpoint = found.webmention if protocol == Protocol.WEBMENTION.value else found.pingback
+        if endpoint:
+            return protocol, endpoint
+    return None
+
+
+def _send_to(choice: tuple[str, str], job: Job, limits: FetchLimits) -> Delivery:
+    protocol, endpoint = choice
+    send = deliver_webmention if protocol == Protocol.WEBMENTION.value else send_pingback
+    return Delivery(send(endpoint, job.source, job.target, limits), endpoint, protocol)
 
 
 def deliver_local(source: str, target: str) -> Outcome:
