@@ -53,8 +53,21 @@ def test_a_target_offering_both_gets_one_webmention_and_no_pingback(blog, target
         both: "webmention", only_wm: "webmention", only_pb: "pingback"}
     assert rows[both].endpoint == site.url + "/webmention"
     assert rows[both].status_url.startswith(site.url + "/status/")
-    assert rows[neither].status == "skipped"
+    assert (rows[neither].status, rows[neither].reason) == ("skipped", "no-endpoint")
     assert "no Webmention endpoint and no Pingback endpoint" in rows[neither].last_error
+
+
+def test_the_log_names_the_protocol_each_ping_went_by(blog, target_blogs, caplog):
+    site = target_blogs()
+    only_pb, only_wm = site.post("/pb", "header"), site.post("/wm", "none", webmention="/webmention")
+    blog.add_post("news", body=links(only_pb, only_wm))
+    publish(blog, "news")
+    with caplog.at_level("INFO", logger="flask_linkback"):
+        drain(blog)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("outbox: ")]
+    source = blog.post_url("news")
+    assert f"outbox: pingback {source} -> {only_pb}: sent " in lines
+    assert f"outbox: webmention {source} -> {only_wm}: sent " in lines
 
 
 def test_webmention_is_form_encoded_source_and_target_with_our_user_agent(blog, target_blogs):
