@@ -70,7 +70,7 @@ def webmention_endpoint() -> Response:
     try:
         current_state().webmention_queue.submit_keyed(
             (normalize_url(source), post_id), queued,
-            verify_in_background, current_app._get_current_object(), request.host_url,
+            verify_in_background, current_app._get_current_object(), request.url_root,
             workers=config["LINKBACK_WEBMENTION_WORKERS"], limit=config["LINKBACK_WEBMENTION_QUEUE"],
         )
     except (QueueFull, RuntimeError) as error:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -81,6 +82,24 @@ def own_netlocs(info: PostInfo) -> set[str]:
     return site_netlocs() | {netloc_key(info.url)}
 
 
+def site_path_prefix() -> str:
+    """The path this site lives under, from APPLICATION_ROOT, ending in "/" ("/" for a whole host)."""
+    root = str(current_app.config.get("APPLICATION_ROOT") or "/").strip("/")
+    return f"/{root}/" if root else "/"
+
+
+def in_site_scope(url: str, own: set[str]) -> bool:
+    """True when ``url`` is inside this site: one of its ``host[:port]`` names *and* its path prefix.
+
+    Two blogs under one host (``example.org/alice/``, ``example.org/bob/``)
+    are two sites: a link from one to the other is sent like any other.
+    """
+    if netloc_key(url) not in own:
+        return False
+    path = urlsplit(normalize_url(url)).path
+    return (path.rstrip("/") + "/").startswith(site_path_prefix())
+
+
 @dataclass(frozen=True)
 class Planned:
     """What a save decided for one link: its host, whether it is ours, and why not sent (if not)."""
@@ -111,7 +130,7 @@ def plan_targets(info: PostInfo) -> dict[tuple[str, str], Planned]:
             continue
         seen.add(key)
         host = netloc_key(target)
-        local = host in own
+        local = in_site_scope(target, own)
         skip = None
         if key == me:
             skip = SkipReason.THIS_POST

@@ -440,5 +440,7 @@ def site_request(url: str) -> Iterator[None]:
     left by someone else may belong to another host.
     """
     parts = urlsplit(url)
-    with current_app.test_request_context("/", base_url=f"{parts.scheme}://{parts.netloc}/"):
+    root = str(current_app.config.get("APPLICATION_ROOT") or "/").strip("/")
+    base_url = f"{parts.scheme}://{parts.netloc}/{root + '/' if root else ''}"
+    with current_app.test_request_context("/", base_url=base_url):
         yield
