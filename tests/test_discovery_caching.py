@@ -26,7 +26,8 @@ DATE = "Wed, 02 Dec 2026 10:00:00 GMT"
     ({"Cache-Control": "max-age=30", "Age": "10"}, 20.0),
     ({"Cache-Control": "max-age=junk"}, 0.0),
     ({"Cache-Control": 'max-age="45"'}, 45.0),
-    ({"Cache-Control": "max-age=30", "Expires": "Wed, 02 Dec 2026 11:00:00 GMT", "Date": DATE}, 30.0),
+    ({"Cache-Control": "max-age=30", "Expires": "Wed, 02 Dec 2026 11:00:00 GMT", "Date": DATE},
+     30.0),
     ({"Expires": "Wed, 02 Dec 2026 10:02:00 GMT", "Date": DATE}, 120.0),
     ({"Expires": "Wed, 02 Dec 2026 09:00:00 GMT", "Date": DATE}, 0.0),
     ({"Expires": "0"}, 0.0),
@@ -67,7 +68,8 @@ def _move(site, path: str, endpoint: str, cache_control: str | None = None) -> N
         site.pages[path][1]["Cache-Control"] = cache_control
 
 
-def test_no_store_target_whose_endpoint_moved_gets_the_update_at_the_new_endpoint(blog, target_blogs):
+def test_no_store_target_whose_endpoint_moved_gets_the_update_at_the_new_endpoint(
+        blog, target_blogs):
     site = target_blogs()
     _move(site, "/a", "/wm/old", "no-store")
     target = site.url + "/a"

@@ -59,7 +59,8 @@ def test_a_target_offering_both_gets_one_webmention_and_no_pingback(blog, target
 
 def test_the_log_names_the_protocol_each_ping_went_by(blog, target_blogs, caplog):
     site = target_blogs()
-    only_pb, only_wm = site.post("/pb", "header"), site.post("/wm", "none", webmention="/webmention")
+    only_pb = site.post("/pb", "header")
+    only_wm = site.post("/wm", "none", webmention="/webmention")
     blog.add_post("news", body=links(only_pb, only_wm))
     publish(blog, "news")
     with caplog.at_level("INFO", logger="flask_linkback"):

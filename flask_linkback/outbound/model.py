@@ -38,7 +38,7 @@ DUE_STATUSES = (PingStatus.QUEUED.value, PingStatus.RETRY.value)
 
 
 class SkipReason(enum.StrEnum):
-    """Why a row is ``skipped``: stored in ``reason``, with the words for people in ``last_error``."""
+    """Why a row is ``skipped``: kept in ``reason``; the words for people go in ``last_error``."""
 
     #: The target offers no Webmention or Pingback endpoint (found when sending).
     NO_ENDPOINT = "no-endpoint"

@@ -83,13 +83,13 @@ def own_netlocs(info: PostInfo) -> set[str]:
 
 
 def site_path_prefix() -> str:
-    """The path this site lives under, from APPLICATION_ROOT, ending in "/" ("/" for a whole host)."""
+    """The path this site lives under (APPLICATION_ROOT), ending in "/": "/" for a whole host."""
     root = str(current_app.config.get("APPLICATION_ROOT") or "/").strip("/")
     return f"/{root}/" if root else "/"
 
 
 def in_site_scope(url: str, own: set[str]) -> bool:
-    """True when ``url`` is inside this site: one of its ``host[:port]`` names *and* its path prefix.
+    """True when ``url`` is inside this site: one of its ``host[:port]`` names and its path prefix.
 
     Two blogs under one host (``example.org/alice/``, ``example.org/bob/``)
     are two sites: a link from one to the other is sent like any other.
