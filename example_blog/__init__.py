@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from .extensions import db, linkback
+from .extensions import db, linkback, migrate
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     linkback.init_app(app, db)
+    migrate.init_app(app, db)
 
     from . import admin, views
 

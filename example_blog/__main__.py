@@ -15,6 +15,7 @@ import logging
 import os
 
 from . import create_app
+from .extensions import linkback
 from .views import seed_posts
 
 
@@ -26,6 +27,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     config: dict[str, object] = {"BLOG_DATABASE_FILE": f"blog-{args.port}.sqlite3"}
+    if "BLOG_SERVER_NAME" not in os.environ and "BLOG_LINKBACK_SITE_URL" not in os.environ:
+        # What this site is comes from configuration: the address it is served at.
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        config["SERVER_NAME"] = f"{host}:{args.port}"
     if _is_loopback(args.host) and "BLOG_LINKBACK_ALLOW_PRIVATE_ADDRESSES" not in os.environ:
         # Served on loopback only, so nobody outside can make it fetch local
         # URLs; this lets two local blogs verify each other's pings.
@@ -33,6 +38,9 @@ def main() -> None:
     app = create_app(config)
     with app.app_context():
         print(seed_posts())
+    if app.config["LINKBACK_SCHEDULER"]:
+        # The app is fully loaded: start sending and verifying now, not at the first request.
+        linkback.start_scheduler(app)
     print(f"Blog at http://{args.host}:{args.port}/  (admin: /admin/, user and password from config)")
     app.run(host=args.host, port=args.port, threaded=True, debug=False)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, redirect, request, session, url_for
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_linkback import Linkback, PostInfo
 
 db = SQLAlchemy()
 linkback = Linkback(db=db)
+# `flask db migrate` sees the blog's tables and the extension's: both are on db.metadata.
+migrate = Migrate()
 
 
 @linkback.post_loader

@@ -22,7 +22,8 @@ class PostForm(FlaskForm):
     body = TextAreaField("Body (HTML)", validators=[DataRequired()])
     published_at = DateTimeLocalField("Publish at (UTC; empty = draft)", format="%Y-%m-%dT%H:%M",
                                       validators=[Optional()])
-    pings_open = BooleanField("Allow link notifications (pingbacks, trackbacks, webmentions)", default=True)
+    pings_open = BooleanField("Take linkbacks on this post (pingbacks, trackbacks, webmentions)",
+                              default=True)
     comments_open = BooleanField("Allow comments", default=True)
     trackback_to = TextAreaField("Send trackbacks to (one URL per line)", validators=[Optional()])
     notify = BooleanField("Notify the blogs this post links to (webmentions, pingbacks, trackbacks)",

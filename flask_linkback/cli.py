@@ -52,6 +52,41 @@ def spam_command(ids: tuple[int, ...]) -> None:
     _set(ids, Status.SPAM)
 
 
+def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .urls import is_http_url
+
+    if value is not None and not is_http_url(value.replace("{slug}", "slug")):
+        raise click.BadParameter("must be an absolute http(s) URL")
+    if value is not None and param.name == "slug_url" and "{slug}" not in value:
+        raise click.BadParameter("must contain {slug}, e.g. https://example.org/posts/{slug}")
+    return value
+
+
+@linkback_cli.command("import-wordpress")
+@click.argument("export", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Read and match everything, write nothing.")
+@click.option("--site-url", default=None, metavar="URL", callback=_http_url,
+              help="This site's base URL; an exported link on another host is tried at the same "
+                   "path under it. Default: from SERVER_NAME or LINKBACK_SITE_HOSTS.")
+@click.option("--slug-url", default=None, metavar="TEMPLATE", callback=_http_url,
+              help="A post's URL here with {slug} for its slug, e.g. "
+                   "https://example.org/posts/{slug}: tried when the exported link matches no post.")
+def import_wordpress_command(export: str, dry_run: bool, site_url: str | None,
+                             slug_url: str | None) -> None:
+    """Import the pingbacks and trackbacks of a WordPress export (WXR) file.
+
+    Comments are not imported. Running it again adds nothing.
+    """
+    from .wordpress_import import WXRError, import_wordpress
+
+    try:
+        summary = import_wordpress(export, dry_run=dry_run, site_url=site_url, slug_url=slug_url)
+    except WXRError as error:
+        raise click.ClickException(f"{export}: {error}") from None
+    for line in summary.lines():
+        click.echo(line)
+
+
 # Outgoing pings ------------------------------------------------------------------
 
 
@@ -87,8 +122,11 @@ def status_command() -> None:
 
 
 @linkback_cli.command("worker")
-def worker_command() -> None:
-    """Run the outbox scheduler in the foreground (for a separate worker process)."""
+@click.option("--inbound-workers", type=click.IntRange(min=1), default=None,
+              help="Threads verifying incoming pings [default: LINKBACK_INBOUND_WORKERS, or 4 "
+                   "when that is 0 so that web processes only queue].")
+def worker_command(inbound_workers: int | None) -> None:
+    """Send outgoing pings and verify incoming ones, in the foreground (a worker process)."""
     import signal
     import threading
 
@@ -97,10 +135,13 @@ def worker_command() -> None:
     from .outbound import scheduler
 
     app = current_app._get_current_object()
+    app.config["LINKBACK_INBOUND_WORKERS"] = (
+        inbound_workers or app.config["LINKBACK_INBOUND_WORKERS"] or 4)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start(app)
-    click.echo(f"Outbox worker running, polling every {app.config['LINKBACK_OUTBOX_POLL_SECONDS']} s;"
+    click.echo(f"Linkback worker running: outbox every {app.config['LINKBACK_OUTBOX_POLL_SECONDS']} s,"
+               f" inbound queue every {app.config['LINKBACK_INBOUND_POLL_SECONDS']} s;"
                " Ctrl+C stops it.")
     try:
         stop.wait()
@@ -126,3 +167,36 @@ def prune_webmention_status_command(days: int) -> None:
     state.db.session.commit()
     click.echo(f"deleted {deleted} webmention status record{'' if deleted == 1 else 's'}"
                f" older than {days} days")
+
+
+@linkback_cli.command("check-schema")
+def check_schema_command() -> None:
+    """Check that the database has every table and column the extension's models need.
+
+    Run it after upgrading flask-linkback: a missing table or column means a
+    migration is due. It reads the database only; nothing is changed.
+    """
+    import sqlalchemy as sa
+
+    db = current_state().db
+    wanted = {name: table for name, table in db.metadata.tables.items()
+              if name.startswith("linkback_")}
+    inspector = sa.inspect(db.engine)
+    present = set(inspector.get_table_names())
+    missing: list[str] = []
+    for name, table in sorted(wanted.items()):
+        if name not in present:
+            missing.append(f"table {name}")
+            continue
+        columns = {column["name"] for column in inspector.get_columns(name)}
+        missing += [f"column {name}.{column.name}" for column in table.columns
+                    if column.name not in columns]
+    if missing:
+        for item in missing:
+            click.echo(f"missing {item}", err=True)
+        raise click.ClickException(
+            "the database is behind flask-linkback's models: with Flask-Migrate run "
+            '`flask db migrate -m "flask-linkback upgrade"`, review the script, then '
+            "`flask db upgrade` (or apply the equivalent SQL by hand)"
+        )
+    click.echo(f"ok: {len(wanted)} flask-linkback tables match the models")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -12,9 +13,11 @@ from . import config as _config
 from . import signals
 from .host import HostCallbacks, PostInfo
 from .models import Models, Status, define_models
+from .site import SiteNotConfigured, configured_site
 from .state import LinkbackState, current_state
 
 F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("flask_linkback")
 
 
 class Linkback:
@@ -49,6 +52,9 @@ class Linkback:
             self.db = db
         _config.set_defaults(app.config)
         _config.validate(app.config)
+        if configured_site(app) is None:
+            logger.warning("flask-linkback: %s; until then every incoming ping is refused",
+                           SiteNotConfigured())
         app.extensions["linkback"] = LinkbackState(self, db, app.config)
         blueprint = make_blueprint(app.config)
         app.register_blueprint(blueprint)
@@ -71,7 +77,10 @@ class Linkback:
 
         app.extensions["linkback"].outbox = OutboxRuntime()
         if scheduler.should_autostart(app):
-            scheduler.start(app)
+            # Not now: the host may still be importing its models, and a background
+            # thread touching the database before they are all defined breaks the
+            # mappers for the life of the process. The first request starts it.
+            app.before_request(_start_scheduler_once)
 
     @property
     def models(self) -> Models:
@@ -225,6 +234,16 @@ class Linkback:
         from .settings import current_settings
 
         return current_settings()
+
+
+def _start_scheduler_once() -> None:
+    from flask import current_app
+
+    from .outbound import scheduler
+
+    app = current_app._get_current_object()
+    if app.extensions["linkback"].outbox.scheduler is None:
+        scheduler.start(app)
 
 
 def _advertise_header(response: Response) -> Response:

@@ -42,6 +42,7 @@ class Models:
     IncomingLinkback: Any
     OutgoingPing: Any = None
     WebmentionRequest: Any = None
+    InboundJob: Any = None
 
 
 _BY_DB: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -51,10 +52,12 @@ def define_models(db: Any) -> Models:
     """Define (once) and return the extension's models for this ``db``."""
     models = _BY_DB.get(db)
     if models is None:
+        from .inbound.model import define_inbound_job
         from .outbound.model import define_outgoing
 
         models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db), OutgoingPing=define_outgoing(db),
-                                     WebmentionRequest=_webmention_request(db))
+                                     WebmentionRequest=_webmention_request(db),
+                                     InboundJob=define_inbound_job(db))
     return models
 
 
@@ -124,10 +127,12 @@ def _webmention_request(db: Any) -> Any:
     class WebmentionRequest(db.Model):  # type: ignore[name-defined,misc]
         """The verdict on one received webmention, for its status URL.
 
-        Written by the worker once verification is done (until then the
-        signed token itself says "queued"). Kept apart from the linkbacks
-        table so a re-sent mention being re-verified stays visible under the
-        post meanwhile. ``token`` is the unguessable part of the status URL.
+        Written when the webmention is queued (``job_id`` names its row in the
+        inbound queue) and given the verdict when it is verified; afterwards
+        the status page follows the linkback's current state. Kept apart from
+        the linkbacks table so a re-sent mention being re-verified stays
+        visible under the post meanwhile. ``token`` is the unguessable part of
+        the status URL.
         """
 
         __tablename__ = "linkback_webmention_request"
@@ -140,6 +145,7 @@ def _webmention_request(db: Any) -> Any:
         status = sa.Column(sa.String(16), nullable=False, default=RequestStatus.QUEUED.value)
         reason = sa.Column(sa.String(300), nullable=False, default="")
         linkback_id = sa.Column(sa.Integer)
+        job_id = sa.Column(sa.Integer, index=True)
         sender_ip = sa.Column(sa.String(45))
         created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
         updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -13,7 +13,7 @@ from .models import Models, define_models
 
 if TYPE_CHECKING:
     from .extension import Linkback
-    from .inbound.background import BackgroundJobs
+    from .inbound.queue import InboundRunner
     from .inbound.ratelimit import RateLimits
     from .inbound.rules import Rule
     from .inbound.verify import SourceCache
@@ -23,7 +23,7 @@ class LinkbackState:
     """What one app's requests need: the host's db, the models, the host callbacks, caches."""
 
     def __init__(self, extension: Linkback, db: Any, config: Mapping[str, Any] | None = None) -> None:
-        from .inbound.background import BackgroundJobs
+        from .inbound.queue import InboundRunner
         from .inbound.ratelimit import RateLimits
         from .inbound.rules import DEFAULT_RULES
         from .inbound.verify import SourceCache
@@ -37,9 +37,8 @@ class LinkbackState:
         self.rate_limits: RateLimits = RateLimits(config if config is not None else {
             key: default for key, (default, _, _) in _config.DEFAULTS.items()})
         define_settings_model(db)
-        self.webmention_queue: BackgroundJobs = BackgroundJobs()
-        #: (host, target) -> (expires, post id, permalink): the endpoint's recent target checks.
-        self.webmention_targets: dict[tuple[str, str], tuple[float, str, str]] = {}
+        #: This process's verification slots for the inbound queue (started on first use).
+        self.inbound: InboundRunner = InboundRunner()
         #: (expires, DiscussionSettings): see settings.PROCESS_CACHE_SECONDS.
         self.settings_cache: tuple[float, Any] | None = None
 

@@ -138,6 +138,9 @@ def app(app_config: dict[str, Any], blog_server: LiveServer) -> Iterator[Flask]:
     blog_server.start()
     yield app
     blog_server.stop()  # no request may hold a connection while the schema is dropped
+    # Nor may a verification still running: let it finish, then stop the pool.
+    app.extensions["linkback"].inbound.wait_idle(timeout=15)
+    app.extensions["linkback"].inbound.shutdown()
     with app.app_context():
         blog_db.session.remove()
         blog_db.engine.dispose()
@@ -205,21 +208,21 @@ def other_blog_factory(tmp_path: Any) -> Iterator[Callable[..., Blog]]:
     yield start
     for server, app in started:
         server.stop()
+        app.extensions["linkback"].inbound.wait_idle(timeout=15)
+        app.extensions["linkback"].inbound.shutdown()
         with app.app_context():
             blog_db.engine.dispose()
 
 
 @pytest.fixture
 def verified(blog: Blog) -> Iterator[Callable[[], None]]:
-    """``verified()`` waits until the blog under test has verified every webmention it got."""
-    queue = blog.app.extensions["linkback"].webmention_queue
+    """``verified()`` waits until the blog under test has verified every ping in its queue."""
+    runner = blog.app.extensions["linkback"].inbound
 
     def wait() -> None:
-        assert queue.join(timeout=15), "webmention verification did not finish"
+        assert runner.join(blog.app, timeout=15), "verification did not finish"
 
     yield wait
-    queue.join(timeout=15)  # no job may touch the database after the test drops it
-    queue.shutdown()
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pytest
 from click.testing import Result
 
 from flask_linkback.models import Status
+from flask_linkback.inbound.pingback import SUCCESS_ANSWER
 
 
 def proxy(blog: Any) -> xmlrpc.client.ServerProxy:
@@ -43,7 +44,7 @@ def test_pingback_is_stored_with_title_and_excerpt_and_shown_once_approved(blog,
 
     answer = proxy(blog).pingback.ping(source, target)
 
-    assert answer == f"Pingback from {source} to {target} registered. Keep the web talking! :-)"
+    assert answer == SUCCESS_ANSWER
     [row] = blog.linkbacks()
     assert (row.kind, row.source_url, row.title) == ("pingback", source, "My reply")
     assert row.excerpt == "[…] After some thought about pingbacks, I answered this post today. […]"
@@ -228,9 +229,7 @@ def test_racing_duplicate_pingbacks_store_one_row(blog, source_site):
         thread.join()
 
     assert sorted(o for o in outcomes if isinstance(o, int)) == [48, 48, 48]
-    assert [o for o in outcomes if isinstance(o, str)] == [
-        f"Pingback from {source} to {blog.post_url('open')} registered. Keep the web talking! :-)"
-    ]
+    assert [o for o in outcomes if isinstance(o, str)] == [SUCCESS_ANSWER]
     assert len(blog.linkbacks()) == 1
     assert source_site.hits("/s") == 1  # one fetch, shared by all four pings
 

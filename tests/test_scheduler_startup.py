@@ -10,7 +10,7 @@ from flask_linkback.outbound import scheduler
 
 def test_drain_before_the_tables_exist_logs_one_plain_warning(tmp_path, caplog):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.sqlite3'}",
-                      "LINKBACK_SCHEDULER": False})
+                      "SERVER_NAME": "blog.example", "LINKBACK_SCHEDULER": False})
 
     with caplog.at_level(logging.INFO, logger="flask_linkback"):
         scheduler._drain(app)  # what the scheduler's job runs

@@ -270,7 +270,7 @@ def test_worker_command_sends_due_pings_from_a_separate_process(blog, target_blo
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(timeout=10) == 0
     assert target.pingbacks() == [(blog.post_url("news"), target.url + "/a")]
-    assert "Outbox worker running" in (tmp_path / "worker.log").read_text()
+    assert "Linkback worker running" in (tmp_path / "worker.log").read_text()
 
 
 def test_publishing_wakes_the_scheduler_instead_of_waiting_for_the_next_poll(app_config, request,
@@ -296,6 +296,10 @@ def test_scheduler_starts_with_the_app_unless_configured_off_or_testing(tmp_path
     import click
 
     started = _app(tmp_path)
+    # Not while the app is being created (the host may still be importing its
+    # models): with the first request.
+    assert started.extensions["linkback"].outbox.scheduler is None
+    started.test_client().get("/")
     try:
         assert started.extensions["linkback"].outbox.scheduler.running
     finally:

@@ -6,6 +6,8 @@ import xmlrpc.client
 
 import lxml.html
 
+from flask_linkback.inbound.pingback import SUCCESS_ANSWER
+
 
 def test_a_post_on_one_blog_pings_a_post_on_the_other(blog, other_blog_factory):
     other_blog = other_blog_factory()
@@ -19,7 +21,7 @@ def test_a_post_on_one_blog_pings_a_post_on_the_other(blog, other_blog_factory):
     answer = xmlrpc.client.ServerProxy(blog.url + "/xmlrpc").pingback.ping(
         other_blog.post_url("answer"), blog.post_url("original"))
 
-    assert "registered" in answer
+    assert answer == SUCCESS_ANSWER
     [row] = blog.linkbacks()
     assert row.title == "An answer from across town"  # the h-entry's name, not the page <title>
     assert "the original post" in row.excerpt

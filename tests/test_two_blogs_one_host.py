@@ -44,7 +44,7 @@ class PrefixedBlog:
     def received(self) -> list[tuple[str, str]]:
         """(source, target) of every linkback this blog stored, once verification is done."""
         state = self.app.extensions["linkback"]
-        assert state.webmention_queue.join(timeout=15), "webmention verification did not finish"
+        assert state.inbound.join(self.app, timeout=15), "verification did not finish"
         with self.app.app_context():
             model = state.models.IncomingLinkback
             return [(row.source_url, row.target_url) for row in model.query.order_by(model.id)]
@@ -73,8 +73,8 @@ def alice_and_bob(database: Database, tmp_path: Any) -> Iterator[tuple[PrefixedB
     server.stop()
     for blog in blogs:
         state = blog.app.extensions["linkback"]
-        state.webmention_queue.join(timeout=15)
-        state.webmention_queue.shutdown()
+        state.inbound.wait_idle(timeout=15)
+        state.inbound.shutdown()
         with blog.app.app_context():
             db.session.remove()
             db.engine.dispose()

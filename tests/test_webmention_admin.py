@@ -52,7 +52,7 @@ def test_turning_webmentions_off_in_the_admin_stops_the_endpoint_and_the_adverti
     assert lxml.html.fromstring(on_page.content).xpath("//link[@rel='webmention']/@href") == [
         blog.url + "/webmention"]
     assert accepted.status_code == 202
-    blog.app.extensions["linkback"].webmention_queue.join(timeout=15)
+    assert blog.app.extensions["linkback"].inbound.join(blog.app, timeout=15)
 
 
 def test_the_moderation_queue_shows_a_webmentions_kind_type_and_author(blog, source_site, verified):

@@ -22,14 +22,14 @@ class Webmentions:
 
     def __init__(self, blog: Any) -> None:
         self.blog = blog
-        self.queue = blog.app.extensions["linkback"].webmention_queue
+        self.runner = blog.app.extensions["linkback"].inbound
 
     def send(self, source: str, target: str, **extra: str) -> requests.Response:
         return requests.post(self.blog.url + "/webmention", data={"source": source, "target": target, **extra},
                              allow_redirects=False, timeout=10)
 
     def wait(self) -> None:
-        assert self.queue.join(timeout=15), "webmention verification did not finish"
+        assert self.runner.join(self.blog.app, timeout=15), "webmention verification did not finish"
 
     def status(self, location: str) -> dict[str, Any]:
         response = requests.get(location, headers=JSON, timeout=10)
@@ -49,8 +49,7 @@ class Webmentions:
 def wm(blog) -> Iterator[Webmentions]:
     helper = Webmentions(blog)
     yield helper
-    helper.queue.join(timeout=15)  # no job may touch the database after the test drops it
-    helper.queue.shutdown()
+    helper.runner.wait_idle(timeout=15)  # no job may touch the database after the test drops it
 
 
 @pytest.fixture
@@ -253,7 +252,7 @@ def test_get_on_the_endpoint_shows_a_form_for_sending_by_hand(blog):
 
 
 def test_a_full_queue_answers_503_with_retry_after(app_config, blog, source_site, wm):
-    blog.app.config["LINKBACK_WEBMENTION_QUEUE"] = 1
+    blog.app.config["LINKBACK_INBOUND_QUEUE_MAX"] = 1
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     release = threading.Event()
@@ -443,7 +442,7 @@ def test_closed_post_advertises_no_webmention_endpoint(blog, wm):
 
 def test_a_mention_resent_while_it_waits_is_verified_once_and_every_status_url_answers(
         no_moderation, fresh_fetches, app_config, blog, source_site, wm):
-    blog.app.config["LINKBACK_WEBMENTION_WORKERS"] = 1
+    blog.app.config["LINKBACK_INBOUND_WORKERS"] = 1
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     release = threading.Event()

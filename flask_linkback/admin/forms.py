@@ -87,11 +87,10 @@ class WordList(TextAreaField):
 class SettingsForm(FlaskForm):
     """Settings > Discussion, for linkbacks. Field names are the DiscussionSettings fields."""
 
-    pings_open_default = BooleanField("Allow link notifications from other blogs (pingbacks and "
-                                      "trackbacks) on new posts")
+    pings_open_default = BooleanField("New posts take pingbacks and trackbacks from other sites")
     accept_webmentions = BooleanField("Accept webmentions (the IndieWeb's linkbacks) on posts "
                                       "that take pingbacks and trackbacks")
-    notify_linked_blogs = BooleanField("Attempt to notify any blogs linked to from the post")
+    notify_linked_blogs = BooleanField("Tell the sites a post links to when it is published")
     hold_all = BooleanField("Hold every linkback for moderation")
     approve_own = BooleanField("Approve linkbacks from this site's own posts at once")
     approve_known_sources = BooleanField("Approve linkbacks from sites that had one approved before")

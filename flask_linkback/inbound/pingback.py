@@ -21,13 +21,14 @@ from flask import Response, current_app, request
 from ..models import Kind, Status
 from ..state import current_state
 from .body import BodyTooLarge, read_body
-from .receive import Intake, Reason, Refusal, clean_url, receive, resolve_target
+from .queue import submit
+from .receive import Intake, Reason, Refusal, clean_url, resolve_target
 
 logger = logging.getLogger("flask_linkback")
 
 PARSE_ERROR = -32700
 METHOD_NOT_FOUND = -32601
-UNMASKED_FAULTS = frozenset({Reason.ALREADY_REGISTERED})
+UNMASKED_FAULTS = frozenset({Reason.ALREADY_REGISTERED, Reason.UPSTREAM})
 
 
 def parse_call(body: bytes) -> tuple[tuple[Any, ...], str | None]:
@@ -74,8 +75,19 @@ def ping(source: Any, target: Any) -> str:
     if not isinstance(source, str) or not isinstance(target, str):
         raise Refusal(Reason.GENERIC, "pingback.ping takes two strings: sourceURI and targetURI")
     intake = Intake(Kind.PINGBACK, source, target, sender_ip=request.remote_addr)
-    row = receive(intake)
-    return f"Pingback from {row.source_url} to {row.target_url} registered. Keep the web talking! :-)"
+    _, outcome = submit(intake, wait=current_app.config["LINKBACK_PINGBACK_WAIT"])
+    if outcome is None:
+        # Verification takes longer than the wait budget (or no slot is free): the
+        # queue decides later; the sender cannot learn that verdict (see the docs).
+        return QUEUED_ANSWER
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    return SUCCESS_ANSWER
+
+
+#: Senders never parse these; they are for people reading a client's log.
+SUCCESS_ANSWER = "Thanks: the pingback was verified and received."
+QUEUED_ANSWER = "Thanks: the pingback was received and is queued for verification."
 
 
 def get_pingbacks(url: Any) -> list[str]:

@@ -21,7 +21,7 @@ from ..host import PostInfo
 from ..html import strip_control_chars
 from ..mf2 import Entry, read_entry
 from ..models import Kind, Status, utcnow
-from ..site import is_local_url
+from ..site import SiteNotConfigured, current_site, is_local_url
 from ..state import current_state
 from ..urls import host_of, is_http_url, normalize_url, same_url, strip_fragment
 from . import rules
@@ -92,7 +92,12 @@ def resolve_target(target: str) -> tuple[Any, PostInfo]:
     state = current_state()
     if not is_http_url(target):
         raise Refusal(Reason.TARGET_MISSING, "the target URI must be an http(s) URL on this site")
-    if not is_local_url(target):
+    try:
+        site = current_site()
+    except SiteNotConfigured as error:
+        # The owner's mistake, said plainly: the log and the sender both read it.
+        raise Refusal(Reason.GENERIC, f"this site cannot take linkbacks yet: {error}") from None
+    if not site.contains(target):
         raise Refusal(Reason.TARGET_CLOSED, "the target URI is not on this site")
     post = state.callbacks.resolve(strip_fragment(target))
     if post is None:
@@ -103,25 +108,28 @@ def resolve_target(target: str) -> tuple[Any, PostInfo]:
     return post, info
 
 
-def receive(intake: Intake, post: Any | None = None) -> Any:
-    """Verify, moderate and store one ping; return the stored row or raise :class:`Refusal`."""
-    try:
-        return _receive(intake, post)
-    except Refusal as refusal:
-        logger.info(
-            "%s refused: %s -> %s: [%d] %s",
-            intake.kind, intake.source, intake.target, refusal.reason, refusal.message,
-        )
-        signals.linkback_refused.send(
-            current_app._get_current_object(),
-            kind=intake.kind, source=intake.source, target=intake.target, reason=refusal.message,
-        )
-        raise
+@dataclass(frozen=True)
+class Admitted:
+    """A ping that passed every check needing no network: what the queue stores."""
+
+    post: Any
+    info: PostInfo
+    #: The source as it will be verified: a post of this site by its canonical URL.
+    source: str
+    source_key: str
+    target: str
+    #: The post of this site that the source is, if it is one (a self-ping).
+    local_post: Any | None
+    existing: Any | None
 
 
-def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
+def admit(intake: Intake, post: Any | None = None) -> Admitted:
+    """Run the checks that need no network, in the order that leaks least; or raise Refusal.
+
+    The request runs these before queueing the ping, and the worker runs them
+    again before verifying it (the post may have closed meanwhile).
+    """
     state = current_state()
-    config = current_app.config
     source, target = clean_url(intake.source), clean_url(intake.target)
     if not is_http_url(source):
         raise Refusal(Reason.SOURCE_MISSING, "the source URI must be an http(s) URL")
@@ -134,18 +142,58 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
     if same_url(source, target) or same_url(source, info.url):
         raise Refusal(Reason.GENERIC, "the source and target URIs are the same")
 
-    Linkback = state.models.IncomingLinkback
+    local_post = None
+    if is_local_url(source):
+        # Only this site's real, public posts are local sources, each by its one
+        # canonical URL: any other page of ours (a status page, a search) could be
+        # made to show a stranger's link, and /post?utm=1, ?utm=2 ... would be
+        # endless "own" sources.
+        local_post = state.callbacks.resolve(strip_fragment(source))
+        local_info = state.callbacks.describe(local_post) if local_post is not None else None
+        if local_info is None or not local_info.public:
+            raise Refusal(Reason.SOURCE_MISSING,
+                          "the source URI is a page of this site that is not one of its posts")
+        source = local_info.url
+        if same_url(source, info.url):
+            raise Refusal(Reason.GENERIC, "the source and target URIs are the same")
+        if current_app.config["LINKBACK_SELF_PINGS"] == "off":
+            raise Refusal(Reason.ACCESS_DENIED,
+                          "linkbacks between this site's own posts are turned off")
+
     source_key = normalize_url(source)
-    existing = _existing(Linkback, source_key, info.id)
+    existing = _existing(state.models.IncomingLinkback, source_key, info.id)
     if existing is not None and not intake.update:
         raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered")
+    return Admitted(post, info, source, source_key, target, local_post, existing)
 
-    local_post = state.callbacks.resolve(strip_fragment(source)) if is_local_url(source) else None
-    if local_post is not None and config["LINKBACK_SELF_PINGS"] == "off":
-        raise Refusal(Reason.ACCESS_DENIED, "linkbacks between this site's own posts are turned off")
-    if local_post is None:
-        # Before any fetch: a flood of pings naming one host costs us nothing.
-        state.rate_limits.check_source_host(host_of(source))
+
+def receive(intake: Intake, post: Any | None = None) -> Any:
+    """Verify, moderate and store one ping; return the stored row or raise :class:`Refusal`."""
+    try:
+        return _receive(intake, post)
+    except Refusal as refusal:
+        log_refusal(intake, refusal)
+        raise
+
+
+def log_refusal(intake: Intake, refusal: Refusal) -> None:
+    """Log a refused ping and send ``linkback_refused``: one place for both."""
+    logger.info(
+        "%s refused: %s -> %s: [%d] %s",
+        intake.kind, intake.source, intake.target, refusal.reason, refusal.message,
+    )
+    signals.linkback_refused.send(
+        current_app._get_current_object(),
+        kind=intake.kind, source=intake.source, target=intake.target, reason=refusal.message,
+    )
+
+
+def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
+    state = current_state()
+    admitted = admit(intake, post)
+    post, info, source, target = admitted.post, admitted.info, admitted.source, admitted.target
+    existing, local_post, source_key = admitted.existing, admitted.local_post, admitted.source_key
+    Linkback = state.models.IncomingLinkback
 
     targets = (target, info.url)
     evidence: Evidence | None = None

@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 
 from ..host import PostInfo
 from ..html import collapse_ws
 from ..models import Kind, Status
+from ..urls import normalize_url
 from ..settings import current_settings
+from ..site import site_netlocs
 from ..state import current_state
 
 if TYPE_CHECKING:
@@ -189,14 +192,33 @@ def trusted_host(candidate: Candidate) -> Verdict | None:
 
 
 def previously_approved(candidate: Candidate) -> Verdict | None:
-    """A site with a linkback approved before is approved (WordPress's 'previously approved')."""
-    if not current_settings().approve_known_sources:
+    """A site with a linkback approved before is approved (WordPress's 'previously approved').
+
+    "A site" is an origin (scheme, host and port), not a host: two blogs on
+    one host are two sites. This site's own origin never counts here; its own
+    posts are handled by ``own_site`` and nothing else of ours vouches for a page.
+    """
+    if not current_settings().approve_known_sources or candidate.local_source:
+        return None
+    origin = source_origin(candidate.source_url)
+    own = {source_origin(f"{scheme}://{name}/") for name in site_netlocs() for scheme in ("http", "https")}
+    if not origin or origin in own:
         return None
     Linkback = current_state().models.IncomingLinkback
-    approved = Linkback.query.filter_by(source_host=candidate.source_host, status=Status.APPROVED.value)
+    approved = Linkback.query.filter(
+        Linkback.source_host == candidate.source_host,
+        Linkback.source_key.startswith(origin + "/", autoescape=True),
+        Linkback.status == Status.APPROVED.value,
+    )
     if current_state().db.session.query(approved.exists()).scalar():
-        return Verdict(Status.APPROVED, f"{candidate.source_host} has linkbacks approved before")
+        return Verdict(Status.APPROVED, f"{origin} has linkbacks approved before")
     return None
+
+
+def source_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, normalised as ``source_key`` is (empty if none)."""
+    parts = urlsplit(normalize_url(url))
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
 
 
 def new_source(candidate: Candidate) -> Verdict:

@@ -13,13 +13,14 @@ import logging
 from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
-from flask import Response, render_template, request, url_for
+from flask import Response, current_app, render_template, request, url_for
 
 from ..models import Kind, utcnow
 from ..settings import current_settings
 from ..state import current_state
 from .body import BodyTooLarge, read_body
-from .receive import Intake, Refusal, receive
+from .queue import QueueFull, submit
+from .receive import Intake, Refusal
 
 FIELDS = ("url", "title", "excerpt", "blog_name", "charset")
 # Senders (WordPress among them) put HTML entities in these; we store text.
@@ -72,12 +73,16 @@ def _trackback(post_id: str) -> Response:
         require_link=current_settings().trackback_require_link,
     )
     try:
-        receive(intake, post)
+        # TrackBack has no "queued" answer: within the wait budget the sender hears
+        # the verdict; after it, error 0 and the queue decides.
+        _, outcome = submit(intake, post, wait=current_app.config["LINKBACK_PINGBACK_WAIT"])
+        if outcome is not None and outcome.refusal is not None:
+            raise outcome.refusal
     except Refusal as refusal:
         from .ratelimit import RateLimited
 
-        if isinstance(refusal, RateLimited):
-            response = answer(refusal.message, 429)
+        if isinstance(refusal, (RateLimited, QueueFull)):
+            response = answer(refusal.message, 429 if isinstance(refusal, RateLimited) else 503)
             response.headers["Retry-After"] = str(refusal.retry_after)
             return response
         return answer(refusal.message)

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from ..host import PostInfo
 from ..html import Document
 from ..models import utcnow
-from ..site import netloc_key, site_netlocs
+from ..site import configured_site, netloc_key
 from ..state import current_state
 from ..urls import is_http_url, normalize_url, strip_fragment
 from .discover import DiscoveryCache
@@ -77,27 +76,19 @@ def send_pings_for(info: PostInfo) -> bool:
     return info.send_pings if info.send_pings is not None else current_settings().notify_linked_blogs
 
 
-def own_netlocs(info: PostInfo) -> set[str]:
-    """This site's names, and the post's own host (the outbox may run outside a request)."""
-    return site_netlocs() | {netloc_key(info.url)}
+def in_site_scope(url: str, info: PostInfo) -> bool:
+    """True when ``url`` is inside this site: one of its names *and* under its path prefix.
 
-
-def site_path_prefix() -> str:
-    """The path this site lives under (APPLICATION_ROOT), ending in "/": "/" for a whole host."""
-    root = str(current_app.config.get("APPLICATION_ROOT") or "/").strip("/")
-    return f"/{root}/" if root else "/"
-
-
-def in_site_scope(url: str, own: set[str]) -> bool:
-    """True when ``url`` is inside this site: one of its ``host[:port]`` names and its path prefix.
-
-    Two blogs under one host (``example.org/alice/``, ``example.org/bob/``)
-    are two sites: a link from one to the other is sent like any other.
+    The site is the configured one (LINKBACK_SITE_URL, else SERVER_NAME and
+    APPLICATION_ROOT; see :mod:`flask_linkback.site`), so two blogs under one
+    host (``example.org/alice/``, ``example.org/bob/``) are two sites and a
+    link from one to the other is sent like any other. With no site
+    configured, the post's own host stands in for it.
     """
-    if netloc_key(url) not in own:
-        return False
-    path = urlsplit(normalize_url(url)).path
-    return (path.rstrip("/") + "/").startswith(site_path_prefix())
+    site = configured_site()
+    if site is not None:
+        return site.contains(url)
+    return netloc_key(url) == netloc_key(info.url)
 
 
 @dataclass(frozen=True)
@@ -118,7 +109,6 @@ def plan_targets(info: PostInfo) -> dict[tuple[str, str], Planned]:
     self-pings are off are planned as skipped, with the reason.
     """
     state = current_state()
-    own = own_netlocs(info)
     me = normalize_url(strip_fragment(info.url))
     seen: set[str] = set()
     first_choice_webmention = bool(current_app.config["LINKBACK_PREFER_WEBMENTION"])
@@ -130,7 +120,7 @@ def plan_targets(info: PostInfo) -> dict[tuple[str, str], Planned]:
             continue
         seen.add(key)
         host = netloc_key(target)
-        local = in_site_scope(target, own)
+        local = in_site_scope(target, info)
         skip = None
         if key == me:
             skip = SkipReason.THIS_POST

@@ -6,8 +6,8 @@ time so its pings leave at once. After each drain (the first one runs when the
 scheduler starts) a one-off wake job is set for the earliest due time in the
 database, when that comes before the next poll: after a restart a scheduled
 post still goes live on time, and a retry after a 429 leaves when its spacing
-ends, not at the next poll. Several processes may
-each run a scheduler; rows are claimed atomically, so each ping goes out once.
+ends, not at the next poll. Several processes may each run a scheduler; rows
+are claimed atomically, so each ping goes out once.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ logger = logging.getLogger("flask_linkback")
 POLL_JOB = "linkback-outbox-poll"
 WAKE_JOB = "linkback-outbox-wake"
 MIN_WAKE_DELAY = timedelta(seconds=0.5)
+INBOUND_JOB = "linkback-inbound-poll"
 
 
 def should_autostart(app: Flask) -> bool:
@@ -54,6 +55,11 @@ def start(app: Flask) -> BackgroundScheduler:
         scheduler.add_job(_drain, "interval", args=[app], id=POLL_JOB,
                           seconds=app.config["LINKBACK_OUTBOX_POLL_SECONDS"],
                           next_run_time=datetime.now(UTC))
+        # Verify what the inbound queue holds: pings left by a restart or by processes
+        # that only queue (each finished job also claims the next one at once).
+        scheduler.add_job(_pump_inbound, "interval", args=[app], id=INBOUND_JOB,
+                          seconds=app.config["LINKBACK_INBOUND_POLL_SECONDS"],
+                          next_run_time=datetime.now(UTC))
         scheduler.start()
         runtime.scheduler = scheduler
         atexit.register(_shutdown, scheduler)
@@ -68,6 +74,13 @@ def stop(app: Flask, wait: bool = True) -> None:
         scheduler, runtime.scheduler = runtime.scheduler, None
     if scheduler is not None:
         _shutdown(scheduler, wait)
+    app.extensions["linkback"].inbound.shutdown(wait)
+
+
+def _pump_inbound(app: Flask) -> None:
+    from ..inbound.queue import pump_app
+
+    pump_app(app)
 
 
 def wake(app: Flask, due: datetime) -> None:

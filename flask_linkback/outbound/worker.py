@@ -35,6 +35,7 @@ from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
 from ..models import Kind, utcnow
+from ..site import configured_site
 from ..state import current_state
 from .deliver import Outcome, Result, deliver_webmention, send_pingback, send_trackback
 from .discover import Discovery, DiscoveryCache, TargetGone, TargetUnavailable
@@ -439,8 +440,8 @@ def site_request(url: str) -> Iterator[None]:
     Always a fresh one: the worker runs outside any request, and a context
     left by someone else may belong to another host.
     """
+    site = configured_site()
     parts = urlsplit(url)
-    root = str(current_app.config.get("APPLICATION_ROOT") or "/").strip("/")
-    base_url = f"{parts.scheme}://{parts.netloc}/{root + '/' if root else ''}"
+    base_url = site.url if site is not None else f"{parts.scheme}://{parts.netloc}/"
     with current_app.test_request_context("/", base_url=base_url):
         yield

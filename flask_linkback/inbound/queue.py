@@ -1,0 +1,574 @@
+"""The durable inbound queue: requests insert, any process verifies.
+
+Every ping (Pingback, TrackBack, Webmention) is admitted by its request with
+the checks that need no network (:func:`receive.admit`), written to
+``linkback_inbound_job`` and verified later by whichever process claims it:
+a web process with a free verification slot, or ``flask linkback worker``.
+Web workers therefore never wait on a remote server beyond a short budget,
+and a process killed at any moment loses no accepted ping (the row stays,
+and a claim whose process is gone is taken again).
+
+Claims are atomic (an advisory lock and ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, a guarded ``UPDATE`` on SQLite) and fair: jobs are taken
+round-robin over senders (an address, an IPv6 sender's /64) and over source
+hosts, and at most LINKBACK_INBOUND_SENDER_CONCURRENCY /
+LINKBACK_SOURCE_HOST_CONCURRENCY of either are verified at once across all
+processes, so one flood of slow sources cannot delay everybody else.
+The queue is bounded (LINKBACK_INBOUND_QUEUE_MAX in all,
+LINKBACK_INBOUND_QUEUE_PER_SENDER per sender or source host, re-sends that
+joined a waiting job included): past it, pings are refused at once.
+
+Verification runs the shared pipeline (:func:`receive.receive`) in a request
+context built from this site's configured URL, never from a sender's Host.
+A job that runs twice (its process died after storing, before finishing)
+finds its linkback stored and ends with the same verdict: exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..models import Kind, RequestStatus, Status, utcnow
+from ..site import configured_site
+from ..state import current_state
+from ..urls import host_of
+from .model import WAITING, JobStatus
+from .receive import Intake, Reason, Refusal, Removed, admit, log_refusal, receive
+
+logger = logging.getLogger("flask_linkback")
+
+_ADVISORY_LOCK = zlib.crc32(b"flask-linkback inbound claim")
+RECLAIM_EVERY_SECONDS = 2.0
+
+
+class QueueFull(Refusal):
+    """The queue (or one sender's share of it) is full: come back after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(Reason.UPSTREAM, message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a verified job ended: ``verdict`` is accepted, pending, spam, rejected, deleted or error."""
+
+    verdict: str
+    reason: str = ""
+    fault: int | None = None
+    linkback_id: int | None = None
+    refusal: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A ping written to the queue: its job, and whether it joined a job already waiting."""
+
+    job_id: int
+    joined: bool
+
+
+def sender_key(ip: str | None) -> str:
+    """The key one sender's limits and fair share go by: its address, an IPv6 sender's /64."""
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return (ip or "unknown")[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def source_netloc(url: str) -> str:
+    """``host[:port]`` of a source: the unit of per-source-host fairness."""
+    from ..site import netloc_key
+
+    return netloc_key(url)[:255] or host_of(url)[:255]
+
+
+# Requests ---------------------------------------------------------------------------
+
+
+def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
+           token: str | None = None) -> tuple[Queued, Outcome | None]:
+    """Admit and queue one ping; wait up to ``wait`` s for its verdict if a slot is free.
+
+    Raises :class:`Refusal` for a ping refused by the checks that need no
+    network (or :class:`QueueFull`). Returns the job and its outcome, or None
+    when the verdict is still to come.
+    """
+    try:
+        admitted = admit(intake, post)
+        if admitted.local_post is None:
+            # Before anything is written: a flood of pings naming one host costs a row at most.
+            current_state().rate_limits.check_source_host(host_of(admitted.source))
+        queued = enqueue(intake, admitted.source, admitted.source_key, admitted.info.id,
+                         admitted.info.url, token=token)
+    except Refusal as refusal:
+        log_refusal(intake, refusal)
+        raise
+    app = current_app._get_current_object()
+    runner = current_state().inbound
+    outcome = None
+    if wait > 0 and not queued.joined:
+        future = runner.run_now(app, queued.job_id)
+        if future is not None:
+            with contextlib.suppress(FutureTimeout):
+                outcome = future.result(timeout=wait)
+    runner.pump(app)
+    return queued, outcome
+
+
+def enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_url: str, *,
+            token: str | None = None) -> Queued:
+    """Write the job (or join the one waiting for the same source and post), within the bounds."""
+    state = current_state()
+    config = current_app.config
+    Job = state.models.InboundJob
+    session = state.db.session
+    sender = sender_key(intake.sender_ip)
+    host = source_netloc(source)
+    _check_room(session, Job, sender, host, config)
+    job = Job(
+        kind=intake.kind.value, source_url=source[:2048], source_key=source_key[:2048],
+        source_host=host, target_url=target_url[:2048], post_id=post_id,
+        sender_ip=intake.sender_ip, sender_key=sender, title=intake.title,
+        excerpt=intake.excerpt, blog_name=intake.blog_name, require_link=intake.require_link,
+        update=intake.update,
+    )
+    session.add(job)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return _join(intake, source_key, post_id, token)
+    _record_request(job.id, intake, token, post_id)
+    session.commit()
+    return Queued(job.id, False)
+
+
+def _join(intake: Intake, source_key: str, post_id: str, token: str | None) -> Queued:
+    """The same (source, post) is already waiting: a webmention rides along, a pingback is a repeat."""
+    state = current_state()
+    Job = state.models.InboundJob
+    session = state.db.session
+    if not intake.update:
+        raise Refusal(Reason.ALREADY_REGISTERED,
+                      "the linkback has already been received and is waiting to be verified")
+    waiting = sa.and_(Job.source_key == source_key[:2048], Job.post_id == post_id,
+                      Job.status == JobStatus.QUEUED.value)
+    job_id = session.scalar(sa.select(Job.id).where(waiting))
+    if job_id is None:  # it was claimed meanwhile: ask the sender to come back
+        raise QueueFull("the same webmention is being verified right now; try again shortly", 5)
+    session.execute(sa.update(Job).where(Job.id == job_id)
+                    .values(repeats=Job.repeats + 1, fresh_at=utcnow()))
+    _record_request(job_id, intake, token, post_id)
+    session.commit()
+    return Queued(job_id, True)
+
+
+def _record_request(job_id: int, intake: Intake, token: str | None, post_id: str) -> None:
+    """A webmention's status record, "queued" from the moment its 202 is sent."""
+    if token is None:
+        return
+    state = current_state()
+    state.db.session.add(state.models.WebmentionRequest(
+        token=token, source_url=intake.source[:2048], target_url=intake.target[:2048],
+        post_id=post_id, sender_ip=intake.sender_ip,
+        status=RequestStatus.QUEUED.value, job_id=job_id,
+    ))
+
+
+def _check_room(session: Any, Job: Any, sender: str, host: str, config: Any) -> None:
+    """Refuse when the queue, or this sender's or source host's share of it, is full."""
+    weight = 1 + Job.repeats
+    total, by_sender, by_host = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(weight), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((Job.sender_key == sender, weight), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((Job.source_host == host, weight), else_=0)), 0),
+        ).where(Job.status.in_(WAITING))
+    ).one()
+    if total >= config["LINKBACK_INBOUND_QUEUE_MAX"]:
+        raise QueueFull("too many pings are waiting to be verified; try again later")
+    share = config["LINKBACK_INBOUND_QUEUE_PER_SENDER"]
+    if by_sender >= share:
+        raise QueueFull("too many of your pings are waiting to be verified; try again later")
+    if by_host >= share:
+        raise QueueFull(f"too many pings about {host} are waiting to be verified; try again later")
+
+
+# Claiming ---------------------------------------------------------------------------
+
+
+def claim(limit: int, claimer: str, only: int | None = None) -> list[int]:
+    """Mark up to ``limit`` queued jobs as ours, fairly and within the caps; return their ids."""
+    state = current_state()
+    config = current_app.config
+    Job = state.models.InboundJob
+    session = state.db.session
+    now = utcnow()
+    busy_sender = (sa.select(Job.sender_key, sa.func.count().label("n"))
+                   .where(Job.status == JobStatus.VERIFYING.value)
+                   .group_by(Job.sender_key).subquery())
+    busy_host = (sa.select(Job.source_host, sa.func.count().label("n"))
+                 .where(Job.status == JobStatus.VERIFYING.value)
+                 .group_by(Job.source_host).subquery())
+    queued = sa.select(
+        Job.id, Job.sender_key, Job.source_host,
+        sa.func.row_number().over(partition_by=Job.sender_key, order_by=Job.id).label("rs"),
+        sa.func.row_number().over(partition_by=Job.source_host, order_by=Job.id).label("rh"),
+    ).where(Job.status == JobStatus.QUEUED.value).subquery()
+    rank = sa.case((queued.c.rs > queued.c.rh, queued.c.rs), else_=queued.c.rh)
+    candidates = (
+        sa.select(queued.c.id)
+        .select_from(queued.outerjoin(busy_sender, busy_sender.c.sender_key == queued.c.sender_key)
+                     .outerjoin(busy_host, busy_host.c.source_host == queued.c.source_host))
+        .where(queued.c.rs + sa.func.coalesce(busy_sender.c.n, 0)
+               <= config["LINKBACK_INBOUND_SENDER_CONCURRENCY"],
+               queued.c.rh + sa.func.coalesce(busy_host.c.n, 0)
+               <= config["LINKBACK_SOURCE_HOST_CONCURRENCY"])
+        .order_by(rank, queued.c.id)
+        .limit(limit)
+    )
+    if only is not None:
+        candidates = candidates.where(queued.c.id == only)
+    values = {"status": JobStatus.VERIFYING.value, "claimed_by": claimer, "claimed_at": now,
+              "attempts": Job.attempts + 1}
+    if session.get_bind().dialect.name == "postgresql":
+        # One claimer at a time across processes, so the caps hold exactly; rows a
+        # request is updating right now (a re-send joining) are skipped, not waited for.
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+        ids = list(session.execute(candidates).scalars())
+        if ids:
+            ids = list(session.execute(
+                sa.select(Job.id).where(Job.id.in_(ids), Job.status == JobStatus.QUEUED.value)
+                .with_for_update(skip_locked=True)).scalars())
+        if ids:
+            session.execute(sa.update(Job).where(Job.id.in_(ids)).values(**values))
+    else:
+        # SQLite serialises writers: one guarded UPDATE picks and takes the rows at once.
+        session.execute(sa.update(Job).where(Job.id.in_(candidates.scalar_subquery()),
+                                             Job.status == JobStatus.QUEUED.value).values(**values))
+        ids = list(session.execute(sa.select(Job.id).where(
+            Job.claimed_by == claimer, Job.status == JobStatus.VERIFYING.value)).scalars())
+    session.commit()
+    return ids
+
+
+def reclaim_stale() -> int:
+    """Put back jobs whose claim is too old, or whose process on this machine is gone."""
+    state = current_state()
+    config = current_app.config
+    Job = state.models.InboundJob
+    session = state.db.session
+    cutoff = utcnow() - timedelta(seconds=config["LINKBACK_INBOUND_CLAIM_TIMEOUT"])
+    rows = session.execute(sa.select(Job.id, Job.claimed_by, Job.claimed_at, Job.attempts)
+                           .where(Job.status == JobStatus.VERIFYING.value)).all()
+    stale = [row for row in rows if row.claimed_at < cutoff or _dead_local_claim(row.claimed_by)]
+    for row in stale:
+        guard = sa.and_(Job.id == row.id, Job.claimed_by == row.claimed_by,
+                        Job.status == JobStatus.VERIFYING.value)
+        if row.attempts >= config["LINKBACK_INBOUND_MAX_ATTEMPTS"]:
+            session.execute(sa.update(Job).where(guard).values(
+                status=JobStatus.DONE.value, verdict="error", finished_at=utcnow(),
+                reason="verification did not finish after several attempts"))
+            _finish_requests(row.id, Outcome("error", "internal error while verifying"))
+        else:
+            session.execute(sa.update(Job).where(guard).values(
+                status=JobStatus.QUEUED.value, claimed_by=None, claimed_at=None))
+        try:
+            session.commit()
+        except IntegrityError:  # a newer copy of the same ping is queued: that one will do
+            session.rollback()
+            session.execute(sa.update(Job).where(guard).values(
+                status=JobStatus.DONE.value, verdict="error", finished_at=utcnow(),
+                reason="superseded by a newer copy of the same ping"))
+            session.commit()
+    if stale:
+        logger.warning("inbound: %d verification claims were abandoned; queued again", len(stale))
+    return len(stale)
+
+
+def _dead_local_claim(claimed_by: str | None) -> bool:
+    """True for a claim made on this machine by a process that no longer exists."""
+    host, _, rest = (claimed_by or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != _HOST or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+_HOST = socket.gethostname()[:30]
+
+
+def claimer_name() -> str:
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+# Verifying --------------------------------------------------------------------------
+
+
+_VERDICTS = {Status.APPROVED.value: "accepted", Status.PENDING.value: "pending",
+             Status.SPAM.value: "spam"}
+
+
+def run_job(app: Flask, job_id: int, claimer: str) -> Outcome | None:
+    """Verify one claimed job in a request context of this site; record and return the outcome."""
+    site = configured_site(app)
+    with app.test_request_context("/", base_url=site.url if site else None):
+        state = current_state()
+        Job = state.models.InboundJob
+        session = state.db.session
+        job = session.get(Job, job_id)
+        if job is None or job.claimed_by != claimer or job.status != JobStatus.VERIFYING.value:
+            return None
+        intake = Intake(
+            Kind(job.kind), job.source_url, job.target_url, sender_ip=job.sender_ip,
+            title=job.title, excerpt=job.excerpt, blog_name=job.blog_name,
+            require_link=job.require_link, update=job.update,
+            fresh_after=(time.monotonic() - (utcnow() - job.fresh_at).total_seconds()
+                         if job.kind == Kind.WEBMENTION.value else None),
+        )
+        first_attempt = job.attempts <= 1
+        try:
+            row = receive(intake)
+        except Removed as removed:
+            outcome = Outcome("deleted", removed.message, int(removed.reason), refusal=removed)
+        except Refusal as refusal:
+            outcome = _refused(refusal, intake, first_attempt)
+        except Exception:
+            session.rollback()
+            logger.exception("inbound: verifying %s %s -> %s failed", intake.kind, intake.source,
+                             intake.target)
+            outcome = Outcome("error", "internal error while verifying", int(Reason.GENERIC),
+                              refusal=Refusal(Reason.GENERIC, "internal error"))
+        else:
+            outcome = Outcome(_VERDICTS.get(row.status, "accepted"), row.reason, None, row.id)
+        result = session.execute(
+            sa.update(Job).where(Job.id == job_id, Job.claimed_by == claimer,
+                                 Job.status == JobStatus.VERIFYING.value)
+            .values(status=JobStatus.DONE.value, verdict=outcome.verdict, fault=outcome.fault,
+                    reason=outcome.reason[:300], linkback_id=outcome.linkback_id,
+                    finished_at=utcnow()))
+        if result.rowcount:
+            _finish_requests(job_id, outcome)
+        session.commit()
+        return outcome
+
+
+def _refused(refusal: Refusal, intake: Intake, first_attempt: bool) -> Outcome:
+    """A refusal's outcome; a second run that finds its own linkback stored reports that row."""
+    if refusal.reason == Reason.ALREADY_REGISTERED and not first_attempt:
+        with contextlib.suppress(Refusal):
+            admitted = admit(Intake(intake.kind, intake.source, intake.target, update=True))
+            if admitted.existing is not None:
+                row = admitted.existing
+                return Outcome(_VERDICTS.get(row.status, "accepted"), row.reason, None, row.id)
+    return Outcome("rejected", refusal.message, int(refusal.reason), refusal=refusal)
+
+
+_REQUEST_STATUS = {"accepted": RequestStatus.ACCEPTED, "pending": RequestStatus.PENDING,
+                   "deleted": RequestStatus.DELETED}
+
+
+def _finish_requests(job_id: int, outcome: Outcome) -> None:
+    """Give the webmention status records of this job their verdict."""
+    state = current_state()
+    Record = state.models.WebmentionRequest
+    status = _REQUEST_STATUS.get(outcome.verdict, RequestStatus.REJECTED)
+    reason = {"spam": "held as spam"}.get(outcome.verdict, outcome.reason
+                                           if status == RequestStatus.REJECTED else "")
+    state.db.session.execute(
+        sa.update(Record).where(Record.job_id == job_id, Record.status == RequestStatus.QUEUED.value)
+        .values(status=status.value, reason=reason[:300], linkback_id=outcome.linkback_id,
+                updated_at=utcnow()))
+
+
+# The per-process runner --------------------------------------------------------------
+
+
+class InboundRunner:
+    """This process's verification slots: a bounded pool fed by claims.
+
+    Started on first use (no thread at ``init_app``). ``pump`` claims as many
+    jobs as there are free slots; each finished job pumps again, and the
+    scheduler's poll pumps every LINKBACK_INBOUND_POLL_SECONDS, so jobs left
+    by another process, or by a restart, are found too.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._busy = 0
+        self._futures: set[Future[Any]] = set()
+        self._last_reclaim = 0.0
+        self._idle = threading.Condition(self._lock)
+
+    def _reserve(self, app: Flask, count: int) -> int:
+        workers = app.config["LINKBACK_INBOUND_WORKERS"]
+        with self._lock:
+            free = max(workers - self._busy, 0)
+            taken = min(free, count)
+            self._busy += taken
+            if taken and self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=workers,
+                                                    thread_name_prefix="linkback-inbound")
+            return taken
+
+    def _release(self, count: int) -> None:
+        with self._lock:
+            self._busy -= count
+            self._idle.notify_all()
+
+    def run_now(self, app: Flask, job_id: int) -> Future[Any] | None:
+        """Claim and start this one job if a slot (and the fair share) allows; else None."""
+        if not self._reserve(app, 1):
+            return None
+        try:
+            claimer = claimer_name()
+            ids = claim(1, claimer, only=job_id)
+        except Exception:
+            self._release(1)
+            current_state().db.session.rollback()
+            raise
+        if not ids:
+            self._release(1)
+            return None
+        return self._start(app, job_id, claimer)
+
+    def pump(self, app: Flask) -> int:
+        """Claim jobs for the free slots and start them; the number started."""
+        now = time.monotonic()
+        if now - self._last_reclaim > RECLAIM_EVERY_SECONDS:
+            self._last_reclaim = now
+            reclaim_stale()
+        slots = self._reserve(app, app.config["LINKBACK_INBOUND_WORKERS"])
+        if not slots:
+            return 0
+        try:
+            claimer = claimer_name()
+            ids = claim(slots, claimer)
+        except Exception:
+            self._release(slots)
+            current_state().db.session.rollback()
+            raise
+        if len(ids) < slots:
+            self._release(slots - len(ids))
+        for job_id in ids:
+            self._start(app, job_id, claimer)
+        return len(ids)
+
+    def _start(self, app: Flask, job_id: int, claimer: str) -> Future[Any]:
+        assert self._executor is not None
+        future = self._executor.submit(self._run, app, job_id, claimer)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    def _run(self, app: Flask, job_id: int, claimer: str) -> Outcome | None:
+        try:
+            return run_job(app, job_id, claimer)
+        finally:
+            self._release(1)
+            # The slot is free: take the next job (errors here are logged, the poll retries).
+            try:
+                with app.app_context():
+                    self.pump(app)
+            except Exception:
+                logger.exception("inbound: claiming the next job failed; the next poll retries")
+
+    def join(self, app: Flask, timeout: float = 30.0) -> bool:
+        """Verify until nothing is queued or being verified here; False on timeout (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with app.app_context():
+                self.pump(app)
+                with self._lock:
+                    futures = set(self._futures)
+                for future in futures:
+                    with contextlib.suppress(Exception):
+                        future.result(timeout=max(deadline - time.monotonic(), 0))
+                state = current_state()
+                Job = state.models.InboundJob
+                waiting = state.db.session.scalar(
+                    sa.select(sa.func.count()).select_from(Job).where(Job.status.in_(WAITING)))
+                state.db.session.rollback()
+            with self._lock:
+                if not waiting and not self._futures:
+                    return True
+                if self._futures:
+                    continue
+            if waiting:
+                # Jobs claimed by another process (or capped): wait for a slot to change.
+                with self._lock:
+                    self._idle.wait(timeout=0.05)
+        return False
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no job runs in this process (what is still queued stays queued)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(timeout=remaining)
+        return True
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=wait)
+
+
+def pump_app(app: Flask) -> None:
+    """The scheduler's poll: claim what this process can verify now."""
+    with app.app_context():
+        try:
+            current_state().inbound.pump(app)
+        except Exception:
+            current_state().db.session.rollback()
+            if not _table_exists(app):
+                logger.warning("inbound: table linkback_inbound_job does not exist yet")
+                return
+            logger.exception("inbound: claiming jobs failed; the next poll retries")
+
+
+def _table_exists(app: Flask) -> bool:
+    state = app.extensions["linkback"]
+    try:
+        return sa.inspect(state.db.engine).has_table(state.models.InboundJob.__tablename__)
+    except Exception:  # noqa: BLE001 - the database itself is unreachable: not "missing"
+        return True

@@ -1,0 +1,166 @@
+"""The durable inbound queue: bounds, fair claims, and status URLs that tell the truth."""
+
+from __future__ import annotations
+
+import threading
+import xmlrpc.client
+from typing import Any
+
+import pytest
+import requests
+
+from example_blog.extensions import db as blog_db
+from flask_linkback.inbound.pingback import QUEUED_ANSWER
+from flask_linkback.inbound.queue import claim, claimer_name, sender_key
+from flask_linkback.models import Status
+
+JSON = {"Accept": "application/json"}
+
+
+def ping_from(blog: Any, ip: str, source: str, target: str) -> Any:
+    """pingback.ping through the app, as if sent from ``ip``; the answer or the Fault."""
+    client = blog.app.test_client()
+    response = client.post("/xmlrpc", data=xmlrpc.client.dumps((source, target), "pingback.ping"),
+                           content_type="text/xml", environ_base={"REMOTE_ADDR": ip})
+    try:
+        return xmlrpc.client.loads(response.data)[0][0]
+    except xmlrpc.client.Fault as fault:
+        return fault
+
+
+def jobs(blog: Any) -> list[Any]:
+    with blog.app.app_context():
+        Job = blog.app.extensions["linkback"].models.InboundJob
+        rows = Job.query.order_by(Job.id).all()
+        for row in rows:
+            blog_db.session.expunge(row)
+        return rows
+
+
+@pytest.fixture
+def queue_only(blog):
+    """This process only queues (as a web process beside a worker): jobs stay visible."""
+    blog.app.config["LINKBACK_INBOUND_WORKERS"] = 0
+    blog.app.config["LINKBACK_RATELIMIT_ENABLED"] = False
+    return blog
+
+
+def test_re_sent_webmentions_that_join_a_waiting_job_count_against_the_bound(queue_only, source_site):
+    blog = queue_only
+    blog.app.config["LINKBACK_INBOUND_QUEUE_MAX"] = 3
+    blog.add_post("target")
+    target = blog.post_url("target")
+    source = source_site.linking_page("/reply", target)
+
+    answers = [requests.post(blog.url + "/webmention", data={"source": source, "target": target},
+                             timeout=10) for _ in range(4)]
+    other = requests.post(blog.url + "/webmention", timeout=10, data={
+        "source": source_site.linking_page("/other", target), "target": target})
+
+    assert [a.status_code for a in answers] == [202, 202, 202, 503]
+    assert other.status_code == 503 and other.headers["Retry-After"]
+    [job] = jobs(blog)
+    assert (job.repeats, job.status) == (2, "queued")  # one row, three requests
+
+
+def test_one_sender_cannot_fill_the_queue_for_everyone(queue_only):
+    """Per sender (an address, an IPv6 /64) and per source host, each has a share of the queue.
+
+    Nothing here is fetched (this process only queues), so the sources may name
+    any loopback address.
+    """
+    blog = queue_only
+    blog.app.config["LINKBACK_INBOUND_QUEUE_PER_SENDER"] = 2
+    blog.add_post("target")
+    target = blog.post_url("target")
+
+    flood = [ping_from(blog, "203.0.113.5", f"http://127.0.0.{20 + i}:9/f", target) for i in range(3)]
+    # Other addresses of one IPv6 /64 are one sender.
+    v6 = [ping_from(blog, f"2001:db8:1:2::{i}", f"http://127.0.0.{30 + i}:9/v", target)
+          for i in range(3)]
+    # Many senders naming one source host share that host's part.
+    one_host = [ping_from(blog, f"198.51.100.{i}", f"http://127.0.0.40:9/h{i}", target)
+                for i in range(3)]
+    other = ping_from(blog, "198.51.100.77", "http://127.0.0.50:9/x", target)
+
+    for answers in (flood, v6, one_host):
+        assert answers[:2] == [QUEUED_ANSWER, QUEUED_ANSWER]
+        assert isinstance(answers[2], xmlrpc.client.Fault) and answers[2].faultCode == 50
+    assert other == QUEUED_ANSWER
+    assert len(jobs(blog)) == 7
+
+
+def test_sender_keys_group_an_ipv6_64_and_keep_ipv4_addresses_apart():
+    assert sender_key("2001:db8:1:2::1") == sender_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert sender_key("2001:db8:1:3::1") != sender_key("2001:db8:1:2::1")
+    assert sender_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert sender_key("192.0.2.1") != sender_key("192.0.2.2")
+
+
+def test_claims_go_round_robin_over_senders_within_the_concurrency_caps(queue_only, source_site):
+    blog = queue_only
+    blog.add_post("target")
+    target = blog.post_url("target")
+    for i in range(5):
+        assert ping_from(blog, "203.0.113.5", source_site.linking_page(f"/flood{i}", target),
+                         target) == QUEUED_ANSWER
+    assert ping_from(blog, "198.51.100.7", "http://[::1]:9/late", target) == QUEUED_ANSWER
+    ids = [job.id for job in jobs(blog)]
+
+    with blog.app.app_context():
+        first = claim(2, claimer_name())
+        rest = claim(10, claimer_name())
+
+    # The late sender's one job is taken second, ahead of the flood's second job...
+    assert first == [ids[0], ids[5]]
+    # ...and the flood never has more than two jobs (its sender's cap) verifying at once.
+    assert rest == [ids[1]]
+
+
+def test_a_status_url_follows_the_linkbacks_current_state(blog, source_site, verified):
+    blog.add_post("target")
+    target = blog.post_url("target")
+    answer = requests.post(blog.url + "/webmention", timeout=10, data={
+        "source": source_site.linking_page("/reply", target), "target": target})
+    verified()
+    location = answer.headers["Location"]
+
+    def status() -> tuple[str, str | None]:
+        data = requests.get(location, headers=JSON, timeout=10).json()
+        return data["status"], data["reason"]
+
+    before = status()
+    extension = blog.app.extensions["linkback"].extension
+    with blog.app.app_context():
+        Linkback = blog.app.extensions["linkback"].models.IncomingLinkback
+        row = Linkback.query.one()
+        extension.set_status(row, Status.APPROVED)
+        approved = status()
+        extension.set_status(row, Status.SPAM)
+        spam = status()
+        extension.delete(row)
+        deleted = status()
+
+    assert before == ("pending", None)
+    assert approved == ("accepted", None)
+    assert spam == ("rejected", "held as spam")
+    assert deleted[0] == "deleted"
+
+
+def test_a_pingback_waits_for_its_verdict_only_within_the_budget(blog, source_site):
+    blog.app.config["LINKBACK_PINGBACK_WAIT"] = 0.2
+    blog.add_post("target")
+    target = blog.post_url("target")
+    release = threading.Event()
+
+    def slow():
+        release.wait(timeout=10)
+        yield f'<a href="{target}">t</a>'.encode()
+
+    answer = ping_from(blog, "203.0.113.9", source_site.page("/slow", slow), target)
+    release.set()
+    assert blog.app.extensions["linkback"].inbound.join(blog.app, timeout=15)
+
+    assert answer == QUEUED_ANSWER  # answered before the source did
+    assert [row.source_url for row in blog.linkbacks()] == [source_site.url + "/slow"]
+    assert [job.verdict for job in jobs(blog)] == ["pending"]
