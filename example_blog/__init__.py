@@ -29,6 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("BLOG")
     if config:
         app.config.update(config)
+    # TrackBacks carry the blog's name; receivers such as WordPress show it as the author.
+    app.config.setdefault("LINKBACK_BLOG_NAME", app.config["BLOG_TITLE"])
     # SQLite in the instance folder unless a database URI was given.
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI",

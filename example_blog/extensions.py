@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import redirect, request, session, url_for
+from flask import current_app, redirect, request, session, url_for
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
@@ -29,7 +29,14 @@ def load_post(post_id: str):
 def post_for_url(url: str):
     from .models import Post
 
-    parts = urlsplit(url).path.strip("/").split("/")
+    # The blog may be served under a path prefix (APPLICATION_ROOT, e.g. "/alice").
+    root = current_app.config["APPLICATION_ROOT"].strip("/")
+    path = urlsplit(url).path.strip("/")
+    if root:
+        if not path.startswith(root + "/"):
+            return None
+        path = path[len(root) + 1:]
+    parts = path.split("/")
     if len(parts) == 2 and parts[0] == "posts":
         return Post.query.filter_by(slug=parts[1]).first()
     return None

@@ -165,7 +165,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     #: Default of the "notify linked blogs" setting: ping the blogs your posts link to ("attempt to
     #: notify any blogs linked to from the post"); ``PostInfo.send_pings`` overrides it per post.
     "LINKBACK_SEND_PINGS": (True, _bool, "True or False"),
-    #: The ``blog_name`` sent with TrackBacks; empty means your site's host name.
+    #: The ``blog_name`` sent with TrackBacks (WordPress shows it as the author): your blog's
+    #: title; empty means your site's host name.
     "LINKBACK_BLOG_NAME": ("", lambda v: isinstance(v, str), "a string"),
     #: Start the outbox scheduler with the app (not under ``app.testing`` or ``flask`` commands
     #: other than ``run``). ``False`` for a separate ``flask linkback worker``.
@@ -188,8 +189,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_OUTBOX_429_SPACING": (15, _positive_number, "a number of seconds > 0"),
     #: A ping claimed longer ago than this belongs to a worker that died, and is retried.
     "LINKBACK_OUTBOX_CLAIM_TIMEOUT": (600, _positive_number, "a number of seconds > 0"),
-    #: How long a page's Webmention and Pingback endpoints (or their absence) are remembered, per
-    #: process; ``0`` turns the cache off.
+    #: The longest a page's Webmention and Pingback endpoints (or their absence) are remembered,
+    #: per process, and how long when its caching headers say nothing (``no-store``,
+    #: ``no-cache``, ``max-age`` and ``Expires`` are followed below it); ``0`` turns the cache off.
     "LINKBACK_DISCOVERY_CACHE_SECONDS": (600, lambda v: _positive_number(v) or v == 0,
                                          "a number of seconds >= 0"),
     #: URL path of the Webmention endpoint; status pages live under ``<path>/status/<token>``.

@@ -131,12 +131,14 @@ class TargetBlog:
                                      user_agent=request.user_agent.string))
 
         @app.post("/trackback/<name>")
+        @app.post("/trackback/<name>/")
         def trackback_endpoint(name: str) -> Response:
             return self._record(Call("trackback", request.path, form=request.form.to_dict(flat=False),
                                      content_type=request.content_type or ""))
 
         @app.post("/webmention")
         @app.post("/wm/<name>")
+        @app.post("/wm/<name>/")
         def webmention_endpoint(name: str = "") -> Response:
             return self._record(Call("webmention", request.full_path.rstrip("?"),
                                      form=request.form.to_dict(flat=False),

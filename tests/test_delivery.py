@@ -27,7 +27,7 @@ def test_trackback_sends_exactly_the_form_fields_wordpress_reads(blog, target_bl
         "title": ["Café news"],
         "excerpt": ["Straße and more text."],
         "url": [blog.post_url("news")],
-        "blog_name": [blog.url.removeprefix("http://").split(":")[0]],
+        "blog_name": ["A flask-linkback blog"],  # the example blog's title, not its host
         "charset": ["utf-8"],
     }
     assert outbox(blog, "news")[tb_url].status == "sent"
@@ -59,14 +59,41 @@ def test_trackback_answer_that_is_not_xml_is_a_failure(blog, target_blogs):
     assert "not a TrackBack answer" in outbox(blog, "news")[receiver.url + "/trackback/1"].last_error
 
 
-def test_blog_name_setting_is_sent_with_trackbacks(app_config, request, target_blogs):
-    app_config["LINKBACK_BLOG_NAME"] = "My Blog"
+@pytest.mark.parametrize(("config", "sent"), [
+    ({"LINKBACK_BLOG_NAME": "My Blog"}, "My Blog"),
+    ({"BLOG_TITLE": "Notes from the Harbour"}, "Notes from the Harbour"),
+    ({"LINKBACK_BLOG_NAME": ""}, "127.0.0.1"),  # no name at all: the host, as before
+], ids=["setting", "example-blog-title", "unset"])
+def test_blog_name_is_the_setting_and_the_example_blog_sends_its_title(
+        app_config, request, target_blogs, config, sent):
+    app_config.update(config)
     blog = request.getfixturevalue("blog")
     receiver = target_blogs()
     blog.add_post("news", trackback_to=receiver.url + "/trackback/1")
     publish(blog, "news")
     drain(blog)
-    assert receiver.calls[0].form["blog_name"] == ["My Blog"]
+    assert receiver.calls[0].form["blog_name"] == [sent]
+
+
+def test_targets_are_sent_exactly_as_linked_trailing_slash_and_query_included(blog, target_blogs):
+    site = target_blogs()
+    by_pingback = site.post("/2026/11/hello-world/", "header")
+    by_webmention = site.post("/notes/7/", "none", webmention="/wm/in/")
+    with_query = site.post("/index.php/", "header") + "?p=5"
+    trackback = site.url + "/trackback/hello-world/"
+    blog.add_post("news", body=links(by_pingback, by_webmention + "#comments", with_query),
+                  trackback_to=f"{trackback}\n")
+
+    rows = publish(blog, "news")
+    assert drain(blog) == {"sent": 4}
+
+    source = blog.post_url("news")
+    assert sorted(row.target_url for row in rows) == sorted(
+        [by_pingback, by_webmention, with_query, trackback])
+    assert sorted(site.pingbacks()) == sorted([(source, by_pingback), (source, with_query)])
+    assert site.webmentions() == [(source, by_webmention)]
+    assert sorted(call.path for call in site.calls if call.kind != "pingback") == [
+        "/trackback/hello-world/", "/wm/in/"]
 
 
 @pytest.mark.parametrize("failure", [fault(50, "upstream down"), http(503), http(500)],

@@ -140,18 +140,27 @@ def test_self_pings_held_when_configured_pending(app_config, request):
     assert linkback.status == "pending"
 
 
-def test_self_pings_off_queues_nothing_for_own_posts(app_config, request):
+def test_self_pings_off_records_own_post_links_as_skipped_with_the_reason(app_config, request):
     app_config["LINKBACK_SELF_PINGS"] = "off"
     blog = request.getfixturevalue("blog")
     blog.add_post("older")
     blog.add_post("newer", body=links(blog.post_url("older")))
-    assert publish(blog, "newer") == []
+    [row] = publish(blog, "newer")
+    assert (row.status, row.reason) == ("skipped", "self-pings-off")
+    assert "LINKBACK_SELF_PINGS is off" in row.last_error
+    assert drain(blog) == {}
     assert blog.linkbacks() == []
 
 
-def test_links_to_own_home_page_and_to_the_post_itself_are_not_pinged(blog):
+def test_links_to_own_home_page_and_to_the_post_itself_are_skipped_with_their_reason(blog):
     blog.add_post("news", body=links(blog.url + "/", blog.post_url("news")))
-    assert publish(blog, "news") == []
+    rows = {row.target_url: row for row in publish(blog, "news")}
+    assert {url: (row.status, row.reason) for url, row in rows.items()} == {
+        blog.url + "/": ("skipped", "not-a-post"), blog.post_url("news"): ("skipped", "this-post")}
+    assert all(row.last_error.startswith("not sent: ") for row in rows.values())
+    assert drain(blog) == {}
+    # The links go: so do their rows (nothing was ever sent for them).
+    assert publish(blog, "news", body="<p>No links.</p>") == []
 
 
 def test_cli_send_prints_progress_and_status_counts(blog, target_blogs):

@@ -53,8 +53,22 @@ def test_a_target_offering_both_gets_one_webmention_and_no_pingback(blog, target
         both: "webmention", only_wm: "webmention", only_pb: "pingback"}
     assert rows[both].endpoint == site.url + "/webmention"
     assert rows[both].status_url.startswith(site.url + "/status/")
-    assert rows[neither].status == "skipped"
+    assert (rows[neither].status, rows[neither].reason) == ("skipped", "no-endpoint")
     assert "no Webmention endpoint and no Pingback endpoint" in rows[neither].last_error
+
+
+def test_the_log_names_the_protocol_each_ping_went_by(blog, target_blogs, caplog):
+    site = target_blogs()
+    only_pb = site.post("/pb", "header")
+    only_wm = site.post("/wm", "none", webmention="/webmention")
+    blog.add_post("news", body=links(only_pb, only_wm))
+    publish(blog, "news")
+    with caplog.at_level("INFO", logger="flask_linkback"):
+        drain(blog)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("outbox: ")]
+    source = blog.post_url("news")
+    assert f"outbox: pingback {source} -> {only_pb}: sent " in lines
+    assert f"outbox: webmention {source} -> {only_wm}: sent " in lines
 
 
 def test_webmention_is_form_encoded_source_and_target_with_our_user_agent(blog, target_blogs):
@@ -136,15 +150,17 @@ def test_a_removed_link_is_resent_as_a_webmention_but_never_as_a_pingback(blog, 
     drain(blog)
 
     rows = publish(blog, "news", body=links(kept))
-    queued = {row.target_url: row.status for row in rows}
-    drain(blog)
+    queued = {row.target_url: (row.status, row.link_removed) for row in rows}
+    assert drain(blog) == {"sent": 2}
 
     source = blog.post_url("news")
-    assert queued == {by_wm: "queued", by_pb: "sent", kept: "sent"}
-    assert sorted(site.webmentions()) == sorted([(source, by_wm), (source, kept), (source, by_wm)])
+    # The edit changed the post: both webmention targets hear again, the removed one included;
+    # the pingback target is only marked (a pingback cannot be taken back).
+    assert queued == {by_wm: ("queued", True), by_pb: ("sent", True), kept: ("queued", False)}
+    assert sorted(site.webmentions()) == sorted([(source, by_wm), (source, kept)] * 2)
     assert site.pingbacks() == [(source, by_pb)]
-    # Saving again without the link tells the target nothing more.
-    publish(blog, "news", body=links(kept) + "<p>A typo fixed.</p>")
+    # Saving again unchanged tells nobody anything.
+    publish(blog, "news", body=links(kept))
     assert drain(blog) == {}
     assert outbox(blog, "news")[by_wm].link_removed
 

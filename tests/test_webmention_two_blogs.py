@@ -105,3 +105,31 @@ def test_reply_edit_and_delete_on_one_blog_show_and_vanish_on_the_other(blog, se
     verified()
     assert blog.linkbacks() == []
     assert shown(blog, "question").xpath(f'//a[@href="{sender.url}/posts/aside"]') == []
+
+
+def test_an_edited_reply_on_one_blog_shows_its_new_text_on_the_other(blog, sender, verified):
+    blog.add_post("question", title="A question")
+    question = blog.post_url("question")
+    reply = f'<p>In reply to <a class="u-in-reply-to" href="{question}">the question</a>: {{}}</p>'
+    sender.write("answer", "My answer", reply.format("yes, because of the first reason."))
+    assert sender.send() == {"sent": 1}
+    verified()
+    [row] = blog.linkbacks()
+    result = blog.app.test_cli_runner().invoke(args=["linkback", "approve", str(row.id)])
+    assert result.exit_code == 0, result.output
+    [shown_reply] = shown(blog, "question").find_class("linkback-reply")
+    assert "the first reason" in shown_reply.text_content()
+
+    # B corrects the reply, keeping the link: its outbox re-sends the webmention once.
+    sender.edit("answer", reply.format("yes, because of a better reason."))
+    assert sender.send() == {"sent": 1}
+    verified()
+    [shown_reply] = shown(blog, "question").find_class("linkback-reply")
+    assert "a better reason" in shown_reply.text_content()
+    assert "the first reason" not in shown_reply.text_content()
+    [updated] = blog.linkbacks()
+    assert (updated.id, updated.status) == (row.id, "approved")
+
+    # Saved again unchanged: nothing more goes out.
+    sender.edit("answer", reply.format("yes, because of a better reason."))
+    assert sender.send() == {}

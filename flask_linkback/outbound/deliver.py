@@ -52,6 +52,14 @@ class Outcome:
     response: str = ""
     #: A webmention receiver's status URL, when it gave one.
     location: str | None = None
+    #: The HTTP status of an answer that was not a success, when that decided the outcome.
+    http_status: int | None = None
+
+    @property
+    def refused_by_http(self) -> bool:
+        """A 4xx (but 429) from the endpoint: it may have moved, or refuses for good."""
+        return self.http_status is not None and 400 <= self.http_status < 500 \
+            and self.http_status != RATE_LIMITED
 
 
 def send_pingback(endpoint: str, source: str, target: str, limits: FetchLimits) -> Outcome:
@@ -91,7 +99,8 @@ def deliver_webmention(endpoint: str, source: str, target: str, limits: FetchLim
         return Outcome(Result.SENT, f"HTTP {answer.status}: webmention accepted", text,
                        answer.location[:2048] if answer.location else None)
     http = _http_problem(answer.status, text)
-    return http or Outcome(Result.PERMANENT, f"HTTP {answer.status}: not a webmention answer", text)
+    return http or Outcome(Result.PERMANENT, f"HTTP {answer.status}: not a webmention answer", text,
+                           http_status=answer.status)
 
 
 def parse_response(body: bytes) -> object:
@@ -165,9 +174,9 @@ def _fetch_failed(error: FetchError) -> Outcome:
 
 def _http_problem(status: int, text: str) -> Outcome | None:
     if status == 429:
-        return Outcome(Result.RATE_LIMITED, "HTTP 429: too many requests", text)
+        return Outcome(Result.RATE_LIMITED, "HTTP 429: too many requests", text, http_status=status)
     if status >= 500:
-        return Outcome(Result.TRANSIENT, f"HTTP {status}", text)
+        return Outcome(Result.TRANSIENT, f"HTTP {status}", text, http_status=status)
     if status >= 400:
-        return Outcome(Result.PERMANENT, f"HTTP {status}", text)
+        return Outcome(Result.PERMANENT, f"HTTP {status}", text, http_status=status)
     return None

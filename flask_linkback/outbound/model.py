@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from ..models import utcnow
 
-__all__ = ["PingStatus", "Protocol", "define_outgoing"]
+__all__ = ["PingStatus", "Protocol", "SkipReason", "define_outgoing"]
 
 
 class Protocol(enum.StrEnum):
@@ -35,6 +35,31 @@ class PingStatus(enum.StrEnum):
 
 
 DUE_STATUSES = (PingStatus.QUEUED.value, PingStatus.RETRY.value)
+
+
+class SkipReason(enum.StrEnum):
+    """Why a row is ``skipped``: kept in ``reason``; the words for people go in ``last_error``."""
+
+    #: The target offers no Webmention or Pingback endpoint (found when sending).
+    NO_ENDPOINT = "no-endpoint"
+    #: A link to the post itself.
+    THIS_POST = "this-post"
+    #: A page of this site that is not one of its posts (home, tag, archive pages).
+    NOT_A_POST = "not-a-post"
+    #: A link to another post of this site, with LINKBACK_SELF_PINGS = "off".
+    SELF_PINGS_OFF = "self-pings-off"
+
+
+#: Reasons decided when the post is saved (no HTTP): the next save decides again.
+PLANNED_SKIPS = frozenset({SkipReason.THIS_POST.value, SkipReason.NOT_A_POST.value,
+                           SkipReason.SELF_PINGS_OFF.value})
+
+SKIP_MESSAGES = {
+    SkipReason.THIS_POST: "not sent: a link to the post itself",
+    SkipReason.NOT_A_POST: "not sent: a page of this site that is not one of its posts",
+    SkipReason.SELF_PINGS_OFF: "not sent: a link to another post of this site, and "
+                               "LINKBACK_SELF_PINGS is off",
+}
 
 
 def define_outgoing(db: Any) -> Any:
@@ -74,9 +99,17 @@ def define_outgoing(db: Any) -> Any:
         claimed_by = sa.Column(sa.String(64))
         claimed_at = sa.Column(sa.DateTime)
         sent_at = sa.Column(sa.DateTime)
-        #: The post no longer links to the target (or was deleted); a webmention
-        #: row is re-sent once so the target can drop the mention.
+        #: The post no longer links to the target (or was deleted), whatever the
+        #: protocol; a webmention row is re-sent once so the target can drop the mention.
         link_removed = sa.Column(sa.Boolean, nullable=False, default=False)
+        #: Why a ``skipped`` row was not sent (a :class:`SkipReason` value).
+        reason = sa.Column(sa.String(32))
+        #: A digest of the post's title and HTML when it was last saved; a
+        #: webmention that went out is re-sent when it changes (Webmention §3.1.4).
+        content_hash = sa.Column(sa.String(64))
+        #: ``content_hash`` as it was when the last successful send was claimed:
+        #: an edit saved while a webmention was in flight is re-sent after it.
+        sent_hash = sa.Column(sa.String(64))
         #: A webmention receiver's status URL (the ``Location`` of its 201/202 answer).
         status_url = sa.Column(sa.String(2048))
         created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)

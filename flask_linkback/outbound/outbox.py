@@ -2,23 +2,26 @@
 
 Links come from the post's HTML (the real parser); TrackBack URLs from what
 the author typed. A link gets one row, sent by Webmention or Pingback as the
-target offers (discovery decides at send time). A target that already got
-its ping is left alone on update; new links get rows; links removed before
-their ping went out lose their rows; a removed link that got a *webmention*
-is re-sent once, so the target re-fetches the post and drops the mention
-(Webmention §3.1.4); a pingback is never re-sent. Deleting a post
-(:func:`post_deleted`) re-sends every webmention it sent. Links to this
-site's own posts become local rows, recorded through the receiving pipeline
-without HTTP.
+target offers (discovery decides at send time). On update, new links get
+rows; links removed before their ping went out lose their rows; every sent
+row whose link is gone is marked ``link_removed``. When the post's content
+changed (a digest of its title and HTML), every webmention it sent goes
+again once, removed links included, so each target re-fetches the post and
+updates or drops the mention (Webmention §3.1.4); pingbacks and trackbacks
+are never re-sent. Deleting a post (:func:`post_deleted`) re-sends every
+webmention it sent. Links to this site's own posts become local rows,
+recorded through the receiving pipeline without HTTP; links to its other
+pages, or to the post itself, are rows ``skipped`` with their reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,11 +31,19 @@ from sqlalchemy.exc import IntegrityError
 from ..host import PostInfo
 from ..html import Document
 from ..models import utcnow
-from ..site import netloc_key, site_netlocs
+from ..site import configured_site, netloc_key
 from ..state import current_state
 from ..urls import is_http_url, normalize_url, strip_fragment
 from .discover import DiscoveryCache
-from .model import DUE_STATUSES, LINK_PROTOCOLS, PingStatus, Protocol
+from .model import (
+    DUE_STATUSES,
+    LINK_PROTOCOLS,
+    PLANNED_SKIPS,
+    SKIP_MESSAGES,
+    PingStatus,
+    Protocol,
+    SkipReason,
+)
 
 logger = logging.getLogger("flask_linkback")
 
@@ -65,45 +76,75 @@ def send_pings_for(info: PostInfo) -> bool:
     return info.send_pings if info.send_pings is not None else current_settings().notify_linked_blogs
 
 
-def own_netlocs(info: PostInfo) -> set[str]:
-    """This site's names, and the post's own host (the outbox may run outside a request)."""
-    return site_netlocs() | {netloc_key(info.url)}
+def in_site_scope(url: str, info: PostInfo) -> bool:
+    """True when ``url`` is inside this site: one of its names *and* under its path prefix.
+
+    The site is the configured one (LINKBACK_SITE_URL, else SERVER_NAME and
+    APPLICATION_ROOT; see :mod:`flask_linkback.site`), so two blogs under one
+    host (``example.org/alice/``, ``example.org/bob/``) are two sites and a
+    link from one to the other is sent like any other. With no site
+    configured, the post's own host stands in for it.
+    """
+    site = configured_site()
+    if site is not None:
+        return site.contains(url)
+    return netloc_key(url) == netloc_key(info.url)
 
 
-def plan_targets(info: PostInfo) -> dict[tuple[str, str], tuple[str, bool]]:
-    """``(protocol, target) -> (target host, local)`` for every ping the post should send.
+@dataclass(frozen=True)
+class Planned:
+    """What a save decided for one link: its host, whether it is ours, and why not sent (if not)."""
 
-    Links to this site that are not posts (the home page, a tag page) and
-    links to the post itself are not pinged.
+    host: str
+    local: bool = False
+    skip: SkipReason | None = None
+
+
+def plan_targets(info: PostInfo) -> dict[tuple[str, str], Planned]:
+    """``(protocol, target) -> Planned`` for every link and TrackBack URL of the post.
+
+    Targets are kept exactly as the post links them (only a ``#fragment`` is
+    cut, as HTTP never sends it). Links to this site that are not posts (the
+    home page, a tag page), to the post itself, and to its other posts when
+    self-pings are off are planned as skipped, with the reason.
     """
     state = current_state()
-    own = own_netlocs(info)
     me = normalize_url(strip_fragment(info.url))
     seen: set[str] = set()
     first_choice_webmention = bool(current_app.config["LINKBACK_PREFER_WEBMENTION"])
-    plan: dict[tuple[str, str], tuple[str, bool]] = {}
+    plan: dict[tuple[str, str], Planned] = {}
     for link in Document(info.html or "", info.url).http_links():
         target = strip_fragment(link.href)
         key = normalize_url(target)
-        if key in seen or key == me:
+        if key in seen:
             continue
         seen.add(key)
         host = netloc_key(target)
-        local = host in own
-        if local:
-            if current_app.config["LINKBACK_SELF_PINGS"] == "off":
-                continue
+        local = in_site_scope(target, info)
+        skip = None
+        if key == me:
+            skip = SkipReason.THIS_POST
+        elif local:
             post = state.callbacks.resolve(target)
-            if post is None or state.callbacks.describe(post).id == info.id:
-                continue
+            if post is None:
+                skip = SkipReason.NOT_A_POST
+            elif state.callbacks.describe(post).id == info.id:
+                skip = SkipReason.THIS_POST
+            elif current_app.config["LINKBACK_SELF_PINGS"] == "off":
+                skip = SkipReason.SELF_PINGS_OFF
         protocol = (Protocol.WEBMENTION.value if first_choice_webmention and not local
                     else Protocol.PINGBACK.value)
-        plan[(protocol, target[:2048])] = (host[:255], local)
+        plan[(protocol, target[:2048])] = Planned(host[:255], local or skip is not None, skip)
     for url in info.trackback_to:
         url = url.strip()
         if is_http_url(url):
-            plan[(Protocol.TRACKBACK.value, url[:2048])] = (netloc_key(url)[:255], False)
+            plan[(Protocol.TRACKBACK.value, url[:2048])] = Planned(netloc_key(url)[:255])
     return plan
+
+
+def content_digest(info: PostInfo) -> str:
+    """What a receiver shows of the post (title and HTML), as a SHA-256 hex digest."""
+    return hashlib.sha256(f"{info.title}\0{info.html or ''}".encode()).hexdigest()
 
 
 def post_published(post: Any, *, send_pings: bool | None = None,
@@ -147,55 +188,96 @@ def _row_key(protocol: str, target: str) -> tuple[str, str]:
     return ("link" if protocol in LINK_PROTOCOLS else protocol, target)
 
 
-def _sync_rows(Ping: Any, info: PostInfo, plan: dict[tuple[str, str], tuple[str, bool]],
+def _sync_rows(Ping: Any, info: PostInfo, plan: dict[tuple[str, str], Planned],
                due: datetime, now: datetime) -> None:
     session = current_state().db.session
+    digest = content_digest(info)
     existing = {_row_key(row.protocol, row.target_url): row
                 for row in Ping.query.filter_by(post_id=info.id)}
     planned = {_row_key(protocol, target) for protocol, target in plan}
     for key, row in existing.items():
         if key not in planned:
             _link_gone(row, now)
-    for (protocol, target), (host, local) in plan.items():
+    for (protocol, target), plan_row in plan.items():
         row = existing.get(_row_key(protocol, target))
         if row is None:
+            skip = plan_row.skip
             session.add(Ping(post_id=info.id, source_url=info.url[:2048], target_url=target,
-                             target_host=host, protocol=protocol, local=local,
-                             status=PingStatus.QUEUED.value, next_attempt_at=due))
+                             target_host=plan_row.host, protocol=protocol, local=plan_row.local,
+                             status=PingStatus.SKIPPED.value if skip else PingStatus.QUEUED.value,
+                             reason=skip.value if skip else None,
+                             last_error=SKIP_MESSAGES[skip] if skip else "",
+                             next_attempt_at=due, content_hash=digest))
             continue
-        if row.link_removed:
+        if plan_row.skip is not None:
+            if row.sent_at is None and (row.status in DUE_STATUSES or row.reason in PLANNED_SKIPS):
+                row.status, row.reason = PingStatus.SKIPPED.value, plan_row.skip.value
+                row.last_error, row.local = SKIP_MESSAGES[plan_row.skip], plan_row.local
+            continue
+        if row.status == PingStatus.SKIPPED.value and row.reason in PLANNED_SKIPS:
+            # Skipped when saved before (e.g. the page was not a post yet): send it now.
+            row.reason, row.local, row.protocol = None, plan_row.local, protocol
+            _requeue(row, due)
+        elif row.link_removed:
             # The link is back: a target told of its removal must hear of it again.
             row.link_removed = False
-            if row.status not in DUE_STATUSES:
+            if _resent_on_update(row) and row.status not in DUE_STATUSES:
                 _requeue(row, due)
         elif row.status in DUE_STATUSES:
             row.source_url = info.url[:2048]
             if row.status == PingStatus.QUEUED.value and row.sent_at is None:
                 row.next_attempt_at = due
+    for row in existing.values():
+        if row in session.deleted:
+            continue
+        changed = row.content_hash is not None and row.content_hash != digest
+        row.content_hash = digest
+        # Webmention §3.1.4: an updated post re-sends every webmention it sent,
+        # removed links included, once per change. A row in flight is re-sent
+        # by the worker when it sees the new digest (sent_hash != content_hash).
+        if changed and _resent_on_update(row) and row.status not in DUE_STATUSES \
+                and row.status != PingStatus.SENDING.value:
+            _requeue(row, due)
+
+
+def _resent_on_update(row: Any) -> bool:
+    """A webmention that went out once: its target re-fetches the post to see the change."""
+    return row.protocol == Protocol.WEBMENTION.value and not row.local and row.sent_at is not None
 
 
 def _link_gone(row: Any, now: datetime) -> None:
-    """The post no longer links to ``row``'s target (or is gone): forget or re-send.
+    """The post no longer links to ``row``'s target (or is gone): forget, mark, or re-send.
 
-    A ping that never went out is forgotten; a webmention that did is re-sent
-    once (its receiver re-fetches the post, sees no link or a 410, and drops
-    the mention); pingbacks and trackbacks have no way to take one back.
+    A ping that never went out is forgotten (and so is a link skipped when
+    saved); one that did is marked ``link_removed``, whatever its protocol;
+    a webmention is also re-sent once (its receiver re-fetches the post, sees
+    no link or a 410, and drops the mention); pingbacks and trackbacks have no
+    way to take one back.
     """
     if row.link_removed:
         return
-    if row.sent_at is None:
-        if row.status in DUE_STATUSES:
+    if row.sent_at is None and row.status != PingStatus.SENDING.value:
+        if row.status in DUE_STATUSES or row.reason in PLANNED_SKIPS:
             current_state().db.session.delete(row)
         return
-    if row.protocol == Protocol.WEBMENTION.value and not row.local \
-            and row.status != PingStatus.SENDING.value:
-        row.link_removed = True
-        if row.status not in DUE_STATUSES:
+    row.link_removed = True
+    if row.status == PingStatus.SENDING.value:
+        # In flight: the worker re-sends it after, seeing the digest changed.
+        row.content_hash = _GONE
+    elif row.protocol == Protocol.WEBMENTION.value and not row.local:
+        if row.status in DUE_STATUSES:  # a re-send already waits: the removal cannot
+            row.next_attempt_at = min(row.next_attempt_at, now)
+        else:
             _requeue(row, now)
+
+
+#: The digest a row in flight gets when its link goes: never a real one, so it is re-sent.
+_GONE = "gone"
 
 
 def _requeue(row: Any, due: datetime) -> None:
     row.status = PingStatus.QUEUED.value
+    row.reason = None
     row.attempts = 0
     row.last_error = ""
     row.next_attempt_at = due

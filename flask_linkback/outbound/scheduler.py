@@ -2,9 +2,12 @@
 
 The scheduler holds no state worth keeping: an interval job drains due rows
 every LINKBACK_OUTBOX_POLL_SECONDS, and a one-off job fires at a post's go-live
-time so its pings leave at once. After a restart the interval job finds
-whatever the database says is due, so nothing is lost. Several processes may
-each run a scheduler; rows are claimed atomically, so each ping goes out once.
+time so its pings leave at once. After each drain (the first one runs when the
+scheduler starts) a one-off wake job is set for the earliest due time in the
+database, when that comes before the next poll: after a restart a scheduled
+post still goes live on time, and a retry after a 429 leaves when its spacing
+ends, not at the next poll. Several processes may each run a scheduler; rows
+are claimed atomically, so each ping goes out once.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -22,6 +25,8 @@ from flask import Flask
 logger = logging.getLogger("flask_linkback")
 
 POLL_JOB = "linkback-outbox-poll"
+WAKE_JOB = "linkback-outbox-wake"
+MIN_WAKE_DELAY = timedelta(seconds=0.5)
 INBOUND_JOB = "linkback-inbound-poll"
 
 
@@ -92,6 +97,45 @@ def wake(app: Flask, due: datetime) -> None:
     scheduler.add_job(_drain, "date", args=[app], run_date=run_at)
 
 
+def next_due() -> datetime | None:
+    """The earliest ``next_attempt_at`` (naive UTC) of a row waiting to go out, if any."""
+    import sqlalchemy as sa
+
+    from ..state import current_state
+    from .model import DUE_STATUSES
+
+    state = current_state()
+    Ping = state.models.OutgoingPing
+    found = state.db.session.execute(
+        sa.select(sa.func.min(Ping.next_attempt_at)).where(Ping.status.in_(DUE_STATUSES))).scalar()
+    state.db.session.commit()
+    return found
+
+
+def wake_at_next_due(app: Flask) -> datetime | None:
+    """Set the wake job to the earliest due time in the database, if it comes before the next poll.
+
+    Runs in an app context. Returns when the wake job will run (aware UTC),
+    or None when the next poll (or an earlier wake) comes first or nothing
+    is due.
+    """
+    scheduler = app.extensions["linkback"].outbox.scheduler
+    if scheduler is None or not scheduler.running:
+        return None
+    due = next_due()
+    if due is None:
+        return None
+    # Never at once: a row due now that the drain could not claim must not spin a loop.
+    run_at = max(due.replace(tzinfo=UTC), datetime.now(UTC) + MIN_WAKE_DELAY)
+    for job_id in (POLL_JOB, WAKE_JOB):
+        job = scheduler.get_job(job_id)
+        if job is not None and job.next_run_time is not None and job.next_run_time <= run_at:
+            return None
+    scheduler.add_job(_drain, "date", args=[app], run_date=run_at, id=WAKE_JOB,
+                      replace_existing=True)
+    return run_at
+
+
 _drain_locks: dict[int, threading.Lock] = {}
 
 
@@ -112,6 +156,10 @@ def _drain(app: Flask) -> None:
                 return
             logger.exception("outbox: drain failed; the next run retries")
             return
+        try:
+            wake_at_next_due(app)
+        except Exception:  # noqa: BLE001 - the poll still comes; say why the wake did not
+            logger.exception("outbox: could not read the next due time; waiting for the poll")
     if counts:
         logger.info("outbox: %s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 

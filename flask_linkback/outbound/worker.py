@@ -35,10 +35,11 @@ from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
 from ..models import Kind, utcnow
+from ..site import configured_site
 from ..state import current_state
 from .deliver import Outcome, Result, deliver_webmention, send_pingback, send_trackback
-from .discover import DiscoveryCache, TargetGone, TargetUnavailable
-from .model import DUE_STATUSES, PingStatus, Protocol
+from .discover import Discovery, DiscoveryCache, TargetGone, TargetUnavailable
+from .model import DUE_STATUSES, PingStatus, Protocol, SkipReason
 from .outbox import runtime
 
 logger = logging.getLogger("flask_linkback")
@@ -66,6 +67,8 @@ class Job:
     #: When it last went out; a re-send keeps its protocol (a removed link's webmention
     #: goes as one).
     sent_at: datetime | None = None
+    #: The post's content digest when the row was claimed: what this send announces.
+    content_hash: str | None = None
 
     @property
     def resend(self) -> bool:
@@ -164,7 +167,8 @@ class _Drainer:
         rows = Ping.query.filter(Ping.id.in_(ids)).order_by(Ping.next_attempt_at, Ping.id).all()
         snapshot = [(Job(row.id, row.protocol, row.source_url, row.target_url, row.target_host,
                          attempts=row.attempts, next_attempt_at=row.next_attempt_at,
-                         endpoint=row.endpoint, sent_at=row.sent_at),
+                         endpoint=row.endpoint, sent_at=row.sent_at,
+                         content_hash=row.content_hash),
                      row.local, row.post_id) for row in rows]
         jobs: deque[Job] = deque()
         for job, local, post_id in snapshot:
@@ -255,12 +259,13 @@ class _Drainer:
             "protocol": delivery.protocol or job.protocol, "status_url": outcome.location,
             "response": outcome.response, "claimed_by": None, "claimed_at": None,
             "sent_at": job.sent_at, "next_attempt_at": job.next_attempt_at, "updated_at": utcnow(),
-            "status": PingStatus.RETRY.value, "last_error": outcome.message[:500],
+            "status": PingStatus.RETRY.value, "last_error": outcome.message[:500], "reason": None,
         }
         if outcome.result == Result.SENT:
-            values.update(status=PingStatus.SENT.value, sent_at=now, last_error="")
+            values.update(status=PingStatus.SENT.value, sent_at=now, last_error="",
+                          sent_hash=job.content_hash)
         elif outcome.result == Result.UNSUPPORTED:
-            values.update(status=PingStatus.SKIPPED.value)
+            values.update(status=PingStatus.SKIPPED.value, reason=SkipReason.NO_ENDPOINT.value)
         elif outcome.result == Result.PERMANENT:
             values.update(status=PingStatus.FAILED.value)
         elif attempts >= self.config["LINKBACK_OUTBOX_MAX_ATTEMPTS"]:
@@ -282,6 +287,9 @@ class _Drainer:
         pending, self.pending = self.pending, []
         Ping = self.Ping
         self.session.execute(sa.update(Ping), [values for values, _ in pending])
+        self.resend_edited([values["id"] for values, _ in pending
+                            if values["status"] == PingStatus.SENT.value
+                            and values["protocol"] == Protocol.WEBMENTION.value])
         # Renew our remaining claims, so a long drain is not taken for a dead one.
         self.session.execute(sa.update(Ping)
                              .where(Ping.claimed_by == self.name,
@@ -296,7 +304,7 @@ class _Drainer:
             status = values["status"]
             self.counts[status] += 1
             log = logger.info if status in (PingStatus.SENT, PingStatus.SKIPPED) else logger.warning
-            log("outbox: %s %s -> %s: %s %s", job.protocol, job.source, job.target, status,
+            log("outbox: %s %s -> %s: %s %s", values["protocol"], job.source, job.target, status,
                 values["last_error"])
             row = rows.get(job.id)
             if row is not None and status == PingStatus.SENT.value:
@@ -305,6 +313,22 @@ class _Drainer:
                 signals.ping_failed.send(app, ping=row)
         if self.progress is not None:
             self.progress(self.counts)
+
+    def resend_edited(self, ids: list[int]) -> None:
+        """Queue again the webmentions just sent whose post was edited while they were in flight.
+
+        Their receivers may have fetched the post before the edit; the digest
+        saved by the edit differs from the one claimed with the row.
+        """
+        if not ids:
+            return
+        Ping = self.Ping
+        self.session.execute(
+            sa.update(Ping)
+            .where(Ping.id.in_(ids), Ping.status == PingStatus.SENT.value,
+                   Ping.content_hash.is_distinct_from(Ping.sent_hash))
+            .values(status=PingStatus.QUEUED.value, attempts=0, next_attempt_at=self.clock())
+            .execution_options(synchronize_session=False))
 
     def space_host(self, job: Job, now: datetime, undispatched: list[int]) -> None:
         """After a 429, line up every due ping to that host at least the spacing apart.
@@ -336,7 +360,9 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
 
     A link goes by Webmention or Pingback, whichever the target offers; when
     it offers both, ``prefer_webmention`` decides (one ping, never two). A
-    re-send keeps the protocol it went by the first time.
+    re-send keeps the protocol it went by the first time. When an endpoint
+    known from the cache answers 4xx, the target is asked again once: if it
+    now names another endpoint, the ping goes there instead.
     """
     try:
         if job.protocol == Protocol.TRACKBACK.value:
@@ -360,18 +386,39 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
             order = [Protocol.WEBMENTION.value, Protocol.PINGBACK.value]
         else:
             order = [Protocol.PINGBACK.value, Protocol.WEBMENTION.value]
-        for protocol in order:
-            if protocol == Protocol.WEBMENTION.value and found.webmention:
-                return Delivery(deliver_webmention(found.webmention, job.source, job.target, limits),
-                                found.webmention, protocol)
-            if protocol == Protocol.PINGBACK.value and found.pingback:
-                return Delivery(send_pingback(found.pingback, job.source, job.target, limits),
-                                found.pingback, protocol)
-        missing = " and ".join(f"no {p.capitalize()} endpoint" for p in order)
-        return Delivery(Outcome(Result.UNSUPPORTED, f"the target advertises {missing}"))
+        choice = _choose(found, order)
+        if choice is None:
+            missing = " and ".join(f"no {p.capitalize()} endpoint" for p in order)
+            return Delivery(Outcome(Result.UNSUPPORTED, f"the target advertises {missing}"))
+        delivery = _send_to(choice, job, limits)
+        if found.cached and delivery.outcome.refused_by_http:
+            try:
+                fresh = cache.discover(job.target, limits, ttl, refresh=True)
+            except (TargetGone, TargetUnavailable, FetchError):
+                return delivery
+            again = _choose(fresh, order)
+            if again is not None and again != choice:
+                logger.info("outbox: %s moved from %s to %s", job.target, choice[1], again[1])
+                return _send_to(again, job, limits)
+        return delivery
     except Exception as error:  # a bug must not lose the row: it is retried and logged
         logger.exception("outbox: sending %s -> %s failed", job.source, job.target)
         return Delivery(Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}"))
+
+
+def _choose(found: Discovery, order: list[str]) -> tuple[str, str] | None:
+    """``(protocol, endpoint)``: the first protocol in ``order`` the target offers."""
+    for protocol in order:
+        endpoint = found.webmention if protocol == Protocol.WEBMENTION.value else found.pingback
+        if endpoint:
+            return protocol, endpoint
+    return None
+
+
+def _send_to(choice: tuple[str, str], job: Job, limits: FetchLimits) -> Delivery:
+    protocol, endpoint = choice
+    send = deliver_webmention if protocol == Protocol.WEBMENTION.value else send_pingback
+    return Delivery(send(endpoint, job.source, job.target, limits), endpoint, protocol)
 
 
 def deliver_local(source: str, target: str) -> Outcome:
@@ -393,6 +440,8 @@ def site_request(url: str) -> Iterator[None]:
     Always a fresh one: the worker runs outside any request, and a context
     left by someone else may belong to another host.
     """
+    site = configured_site()
     parts = urlsplit(url)
-    with current_app.test_request_context("/", base_url=f"{parts.scheme}://{parts.netloc}/"):
+    base_url = site.url if site is not None else f"{parts.scheme}://{parts.netloc}/"
+    with current_app.test_request_context("/", base_url=base_url):
         yield
