@@ -74,6 +74,11 @@ def read_defaults() -> tuple[str, list[Group]]:
     return path, [group for group in groups if group.entries]
 
 
+def plain(text: str) -> str:
+    """Text for a ``:type:`` field, where a bare URL would become a link Sphinx cannot write."""
+    return text.replace("://", "\\://")
+
+
 def literal(value: Any) -> str:
     """A Python literal as the config file would spell it."""
     if isinstance(value, str):
@@ -100,7 +105,7 @@ class LinkbackConfigDirective(SphinxDirective):
                         "%s has no description: write a '#:' comment above it in DEFAULTS",
                         entry.key, location=f"{path}:{entry.line}")
                 rst.append(f".. confval:: {entry.key}", path, entry.line)
-                rst.append(f"   :type: {entry.expected}", path, entry.line)
+                rst.append(f"   :type: {plain(entry.expected)}", path, entry.line)
                 rst.append(f"   :default: ``{literal(entry.default)}``", path, entry.line)
                 rst.append("", path)
                 for text in entry.description or ["(not described yet)"]:
