@@ -218,6 +218,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_INBOUND_CLAIM_TIMEOUT": (120, _positive_number, "a number of seconds > 0"),
     #: Attempts before a ping whose verification keeps failing is given up (verdict ``error``).
     "LINKBACK_INBOUND_MAX_ATTEMPTS": (3, _positive_int, "a whole number > 0"),
+    #: How long a verified job's row is kept (for the admin and for re-runs) before the queue
+    #: deletes it.
+    "LINKBACK_INBOUND_KEEP_SECONDS": (86_400, _positive_number, "a number of seconds > 0"),
     #: How often the scheduler looks for queued pings (each finished verification also takes the
     #: next one at once).
     "LINKBACK_INBOUND_POLL_SECONDS": (2, _positive_number, "a number of seconds > 0"),

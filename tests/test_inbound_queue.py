@@ -164,3 +164,27 @@ def test_a_pingback_waits_for_its_verdict_only_within_the_budget(blog, source_si
     assert answer == QUEUED_ANSWER  # answered before the source did
     assert [row.source_url for row in blog.linkbacks()] == [source_site.url + "/slow"]
     assert [job.verdict for job in jobs(blog)] == ["pending"]
+
+
+def test_verified_jobs_are_deleted_once_they_are_old_enough(blog, source_site, verified):
+    from datetime import timedelta
+
+    from flask_linkback.inbound.queue import prune_done
+    from flask_linkback.models import utcnow
+
+    blog.add_post("target")
+    target = blog.post_url("target")
+    for n in range(3):
+        assert isinstance(ping_from(blog, "203.0.113.9", source_site.linking_page(f"/r{n}", target),
+                                    target), str)
+    verified()
+    with blog.app.app_context():
+        Job = blog.app.extensions["linkback"].models.InboundJob
+        old = Job.query.order_by(Job.id).first()
+        old.finished_at = utcnow() - timedelta(days=2)
+        blog_db.session.commit()
+        deleted = prune_done()
+
+    assert deleted == 1
+    assert len(jobs(blog)) == 2
+    assert len(blog.linkbacks()) == 3  # the linkbacks themselves stay

@@ -56,6 +56,7 @@ logger = logging.getLogger("flask_linkback")
 
 _ADVISORY_LOCK = zlib.crc32(b"flask-linkback inbound claim")
 RECLAIM_EVERY_SECONDS = 2.0
+PRUNE_EVERY_SECONDS = 300.0
 
 
 class QueueFull(Refusal):
@@ -343,6 +344,17 @@ def reclaim_stale() -> int:
     return len(stale)
 
 
+def prune_done() -> int:
+    """Delete jobs finished more than LINKBACK_INBOUND_KEEP_SECONDS ago: a flood leaves no rows."""
+    state = current_state()
+    Job = state.models.InboundJob
+    cutoff = utcnow() - timedelta(seconds=current_app.config["LINKBACK_INBOUND_KEEP_SECONDS"])
+    result = state.db.session.execute(
+        sa.delete(Job).where(Job.status == JobStatus.DONE.value, Job.finished_at < cutoff))
+    state.db.session.commit()
+    return int(result.rowcount or 0)
+
+
 def _dead_local_claim(claimed_by: str | None) -> bool:
     """True for a claim made on this machine by a process that no longer exists."""
     host, _, rest = (claimed_by or "").partition(":")
@@ -462,6 +474,7 @@ class InboundRunner:
         self._busy = 0
         self._futures: set[Future[Any]] = set()
         self._last_reclaim = 0.0
+        self._last_prune = 0.0
         self._idle = threading.Condition(self._lock)
 
     def _reserve(self, app: Flask, count: int) -> int:
@@ -502,6 +515,9 @@ class InboundRunner:
         if now - self._last_reclaim > RECLAIM_EVERY_SECONDS:
             self._last_reclaim = now
             reclaim_stale()
+        if now - self._last_prune > PRUNE_EVERY_SECONDS:
+            self._last_prune = now
+            prune_done()
         slots = self._reserve(app, app.config["LINKBACK_INBOUND_WORKERS"])
         if not slots:
             return 0
