@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
+from ..html import strip_control_chars
 from ..models import Kind, RequestStatus, Status, utcnow
 from ..site import configured_site
 from ..state import current_state
@@ -178,8 +179,9 @@ def _enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_
     job = Job(
         kind=intake.kind.value, source_url=source[:2048], source_key=source_key[:2048],
         source_host=host, target_url=target_url[:2048], post_id=post_id,
-        sender_ip=intake.sender_ip, sender_key=sender, title=intake.title,
-        excerpt=intake.excerpt, blog_name=intake.blog_name, require_link=intake.require_link,
+        sender_ip=intake.sender_ip, sender_key=sender, title=_text(intake.title),
+        excerpt=_text(intake.excerpt), blog_name=_text(intake.blog_name),
+        require_link=intake.require_link,
         update=intake.update,
     )
     session.add(job)
@@ -209,6 +211,11 @@ def _join(intake: Intake, source_key: str, post_id: str, token: str | None) -> Q
     _record_request(job_id, intake, token, post_id)
     session.commit()
     return Queued(job_id, True)
+
+
+def _text(value: str | None) -> str | None:
+    """A sender's text as the queue keeps it: no control characters (PostgreSQL refuses NUL)."""
+    return strip_control_chars(value) if value is not None else None
 
 
 def _waiting_pair(Job: Any, source_key: str, post_id: str) -> Any:

@@ -132,8 +132,10 @@ def admit(intake: Intake, post: Any | None = None) -> Admitted:
     """
     state = current_state()
     source, target = clean_url(intake.source), clean_url(intake.target)
-    if not is_http_url(source):
+    if not is_http_url(source) or strip_control_chars(source) != source:
         raise Refusal(Reason.SOURCE_MISSING, "the source URI must be an http(s) URL")
+    if strip_control_chars(target) != target:
+        raise Refusal(Reason.TARGET_MISSING, "the target URI must be an http(s) URL on this site")
     if post is None:
         post, info = resolve_target(target, intake.kind)
     else:
