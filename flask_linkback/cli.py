@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections import Counter
+from datetime import timedelta
 
 import click
+import sqlalchemy as sa
+from flask import current_app
 from flask.cli import AppGroup
 
-from .models import Status
+from .models import Status, utcnow
+from .outbound import scheduler
+from .outbound.model import PingStatus
+from .outbound.worker import drain
 from .state import current_state
+from .urls import is_http_url
+from .wordpress_import import WXRError, import_wordpress
 
 linkback_cli = AppGroup("linkback", help="Pingback, TrackBack and Webmention tools.")
 
@@ -53,8 +63,6 @@ def spam_command(ids: tuple[int, ...]) -> None:
 
 
 def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from .urls import is_http_url
-
     if value is not None and not is_http_url(value.replace("{slug}", "slug")):
         raise click.BadParameter("must be an absolute http(s) URL")
     if value is not None and param.name == "slug_url" and "{slug}" not in value:
@@ -77,8 +85,6 @@ def import_wordpress_command(export: str, dry_run: bool, site_url: str | None,
 
     Comments are not imported. Running it again adds nothing.
     """
-    from .wordpress_import import WXRError, import_wordpress
-
     try:
         summary = import_wordpress(export, dry_run=dry_run, site_url=site_url, slug_url=slug_url)
     except WXRError as error:
@@ -93,8 +99,6 @@ def import_wordpress_command(export: str, dry_run: bool, site_url: str | None,
 @linkback_cli.command("send")
 def send_command() -> None:
     """Send every due outgoing ping once, then exit."""
-    from .outbound.worker import drain
-
     def progress(counts: Counter[str]) -> None:
         line = ", ".join(f"{counts[s]} {s}" for s in ("sent", "failed", "skipped", "retry"))
         click.echo(f"\r{sum(counts.values())} done: {line}", nl=False)
@@ -109,10 +113,6 @@ def send_command() -> None:
 @linkback_cli.command("status")
 def status_command() -> None:
     """Count outgoing pings per state."""
-    import sqlalchemy as sa
-
-    from .outbound.model import PingStatus
-
     state = current_state()
     Ping = state.models.OutgoingPing
     rows = dict(state.db.session.execute(
@@ -127,12 +127,6 @@ def status_command() -> None:
                    "when that is 0 so that web processes only queue].")
 def worker_command(inbound_workers: int | None) -> None:
     """Send outgoing pings and verify incoming ones, in the foreground (a worker process)."""
-    import signal
-    import threading
-
-    from flask import current_app
-
-    from .outbound import scheduler
 
     app = current_app._get_current_object()
     app.config["LINKBACK_INBOUND_WORKERS"] = (
@@ -156,9 +150,6 @@ def worker_command(inbound_workers: int | None) -> None:
               help="Keep the verdicts of webmentions received in the last DAYS days.")
 def prune_webmention_status_command(days: int) -> None:
     """Delete old webmention status records (their status URLs then answer 404)."""
-    from datetime import timedelta
-
-    from .models import utcnow
 
     state = current_state()
     Record = state.models.WebmentionRequest
@@ -176,8 +167,6 @@ def check_schema_command() -> None:
     Run it after upgrading flask-linkback: a missing table or column means a
     migration is due. It reads the database only; nothing is changed.
     """
-    import sqlalchemy as sa
-
     db = current_state().db
     wanted = {name: table for name, table in db.metadata.tables.items()
               if name.startswith("linkback_")}

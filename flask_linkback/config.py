@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
+
+from limits import parse_many
 
 from . import __about__
 
@@ -47,8 +50,6 @@ def _hosts(value: Any) -> bool:
 
 
 def _site_url(value: Any) -> bool:
-    from urllib.parse import urlsplit
-
     if value is None:
         return True
     if not isinstance(value, str):
@@ -58,8 +59,6 @@ def _site_url(value: Any) -> bool:
 
 
 def _rate_limits(value: Any) -> bool:
-    from limits import parse_many
-
     if not isinstance(value, str) or not value.strip():
         return False
     try:

@@ -7,12 +7,24 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g
+from flask import Flask, Response, current_app, g
 
 from . import config as _config
 from . import signals
+from .admin import make_admin_blueprint
+from .admin.views import pending_count, received_for
+from .cli import linkback_cli
 from .host import HostCallbacks, PostInfo
+from .inbound.blueprint import make_blueprint
+from .inbound.queue import InboundRunner
+from .inbound.ratelimit import RateLimits
+from .inbound.rules import DEFAULT_RULES
+from .inbound.verify import SourceCache
 from .models import Models, Status, define_models
+from .outbound import outbox, scheduler
+from .outbound.worker import drain
+from .presentation import linkbacks_for
+from .settings import current_settings
 from .site import SiteNotConfigured, configured_site
 from .state import LinkbackState, current_state
 
@@ -38,10 +50,6 @@ class Linkback:
 
     def init_app(self, app: Flask, db: Any = None) -> None:
         """Set config defaults, check them, and register endpoints, template globals and CLI."""
-        from .cli import linkback_cli
-        from .inbound import make_blueprint
-        from .presentation import linkbacks_for
-
         db = db if db is not None else self.db
         if db is None:
             raise TypeError(
@@ -55,7 +63,9 @@ class Linkback:
         if configured_site(app) is None:
             logger.warning("flask-linkback: %s; until then every incoming ping is refused",
                            SiteNotConfigured())
-        app.extensions["linkback"] = LinkbackState(self, db, app.config)
+        app.extensions["linkback"] = LinkbackState(
+            self, db, source_cache=SourceCache(), rate_limits=RateLimits(app.config),
+            inbound=InboundRunner(), default_rules=DEFAULT_RULES, outbox=outbox.OutboxRuntime())
         blueprint = make_blueprint(app.config)
         app.register_blueprint(blueprint)
         # Pings come from other sites and carry no CSRF token. Flask-WTF's
@@ -64,18 +74,13 @@ class Linkback:
         if csrf is not None:
             csrf.exempt(blueprint)
         app.add_template_global(linkbacks_for, "linkbacks_for")
-        from .admin import make_admin_blueprint
-
         app.register_blueprint(make_admin_blueprint(app.config))
         app.after_request(_advertise_header)
         app.cli.add_command(linkback_cli)
         self._init_outbox(app)
 
     def _init_outbox(self, app: Flask) -> None:
-        from .outbound import scheduler
-        from .outbound.outbox import OutboxRuntime
 
-        app.extensions["linkback"].outbox = OutboxRuntime()
         if scheduler.should_autostart(app):
             # Not now: the host may still be importing its models, and a background
             # thread touching the database before they are all defined breaks the
@@ -135,8 +140,6 @@ class Linkback:
 
         The head-tags macro does this too.
         """
-        from .presentation import linkbacks_for
-
         linkbacks_for(post).advertise()
 
     def describe(self, post: Any) -> PostInfo:
@@ -156,9 +159,7 @@ class Linkback:
         ``send_pings`` overrides ``PostInfo.send_pings`` for this call.
         Returns the post's outbox rows.
         """
-        from .outbound.outbox import post_published
-
-        return post_published(post, send_pings=send_pings, now=now)
+        return outbox.post_published(post, send_pings=send_pings, now=now)
 
     def post_deleted(self, post: Any, *, now: datetime | None = None) -> list[Any]:
         """Call when a post is deleted: re-send its webmentions so their targets drop them.
@@ -168,39 +169,27 @@ class Linkback:
         :class:`PostInfo`). Pings not sent yet are dropped; pingbacks and
         trackbacks cannot be taken back. Returns the post's outbox rows.
         """
-        from .outbound.outbox import post_deleted
-
-        return post_deleted(post, now=now)
+        return outbox.post_deleted(post, now=now)
 
     def outgoing_for(self, post: Any) -> list[Any]:
         """The post's outgoing pings (``OutgoingPing`` rows): sent, failed and why, waiting."""
-        from .outbound.outbox import outgoing_for
-
-        return outgoing_for(post)
+        return outbox.outgoing_for(post)
 
     def send_pending(self, *, now: datetime | None = None) -> dict[str, int]:
         """Send every due ping now, in this thread's app context; counts per final status."""
-        from .outbound.worker import drain
-
         return dict(drain(now=now))
 
     def start_scheduler(self, app: Flask) -> None:
         """Start the background outbox scheduler for ``app`` in this process (idempotent)."""
-        from .outbound import scheduler
-
         scheduler.start(app)
 
     def stop_scheduler(self, app: Flask) -> None:
-        from .outbound import scheduler
-
         scheduler.stop(app)
 
     # Moderation -----------------------------------------------------------------
 
     def set_status(self, linkback: Any, status: Status | str, reason: str = "") -> None:
         """Approve, hold or mark as spam one stored linkback, and send the matching signal."""
-        from flask import current_app
-
         status = Status(status)
         linkback.status = status.value
         if reason:
@@ -216,8 +205,6 @@ class Linkback:
 
     def delete(self, linkback: Any) -> None:
         """Delete one stored linkback for good, and send ``linkback_deleted``."""
-        from flask import current_app
-
         session = current_state().db.session
         session.delete(linkback)
         session.commit()
@@ -226,28 +213,18 @@ class Linkback:
     def received_for(self, post: Any) -> list[Any]:
         """The linkbacks a post received, any status but Trash, newest first; for the host's
         post editor (the admin queue filtered by post has the actions)."""
-        from .admin.views import received_for
-
         return received_for(self.describe(post).id)
 
     def pending_count(self) -> int:
         """How many linkbacks wait for moderation (one query); for the host's navigation."""
-        from .admin.views import pending_count
-
         return pending_count()
 
     def settings(self) -> Any:
         """The Discussion settings in force (see ``settings.py``); for hosts and templates."""
-        from .settings import current_settings
-
         return current_settings()
 
 
 def _start_scheduler_once() -> None:
-    from flask import current_app
-
-    from .outbound import scheduler
-
     app = current_app._get_current_object()
     if app.extensions["linkback"].outbox.scheduler is None:
         scheduler.start(app)

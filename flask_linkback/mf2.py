@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import lxml.html
 import mf2py
 import nh3
+from markupsafe import escape
 
 from .html import Document, collapse_ws, ellipsize
 from .urls import is_http_url, normalize_url, strip_fragment
@@ -74,8 +76,6 @@ def clean_html(html: str) -> str:
 
 def read_entry(document: Document, targets: Iterable[str]) -> Entry | None:
     """The ``h-entry`` of ``document`` that links to one of ``targets``, or None without mf2."""
-    import lxml.html
-
     wanted = {normalize_url(strip_fragment(t)) for t in targets if is_http_url(t)}
     if not document.root.xpath(_HAS_H_ENTRY):
         return None  # most pingback sources: skip the (much slower) mf2 parse
@@ -229,8 +229,6 @@ def _url(value: Any) -> str | None:
 
 def _content(value: Any) -> str | None:
     """Sanitised HTML for the content; plain text is escaped into HTML."""
-    from markupsafe import escape
-
     if isinstance(value, dict) and isinstance(value.get("html"), str) and value["html"].strip():
         html = clean_html(value["html"]).strip()
     else:

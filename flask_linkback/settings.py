@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-import weakref
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app, request
 
-from .models import utcnow
+from .state import current_state
 
 __all__ = ["DiscussionSettings", "current_settings", "save_settings", "settings_defaults"]
 
@@ -101,8 +99,6 @@ PROCESS_CACHE_SECONDS = 1.0
 
 def current_settings() -> DiscussionSettings:
     """The settings in force: saved values over config defaults, read once per request."""
-    from .state import current_state
-
     cached = getattr(request, "_linkback_settings", None) if request else None
     if cached is not None:
         return cached
@@ -129,8 +125,6 @@ def current_settings() -> DiscussionSettings:
 
 def save_settings(**changes: Any) -> DiscussionSettings:
     """Store the given settings (by field name) and return the settings now in force."""
-    from .state import current_state
-
     unknown = set(changes) - set(NAMES)
     if unknown:
         raise TypeError(f"unknown Discussion settings: {', '.join(sorted(unknown))}")
@@ -185,27 +179,6 @@ def _coerce(values: dict[str, Any]) -> DiscussionSettings:
     return DiscussionSettings(**out)
 
 
-_BY_DB: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def define_settings_model(db: Any) -> Any:
-    """Define (once per ``db``) the key/value table the settings are saved in."""
-    model = _BY_DB.get(db)
-    if model is None:
-        class LinkbackSetting(db.Model):  # type: ignore[name-defined,misc]
-            """One saved Discussion setting; ``value`` is JSON."""
-
-            __tablename__ = "linkback_settings"
-
-            key = sa.Column(sa.String(64), primary_key=True)
-            value = sa.Column(sa.Text, nullable=False)
-            updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
-
-        model = _BY_DB[db] = LinkbackSetting
-    return model
-
-
 def settings_model() -> Any:
-    from .state import current_state
-
-    return define_settings_model(current_state().db)
+    """The ``linkback_settings`` model of this app's ``db``."""
+    return current_state().models.LinkbackSetting

@@ -1,50 +1,52 @@
-"""Per-app state, kept in ``app.extensions["linkback"]`` (never on the extension object)."""
+"""Per-app state, kept in ``app.extensions["linkback"]`` (never on the extension object).
+
+This module sits just above the base modules: it imports none of the packages
+that use it. ``Linkback.init_app`` builds the per-app services (caches, rate
+limits, the inbound runner) and hands them in.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
-from . import config as _config
 from .host import HostCallbacks
 from .models import Models, define_models
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: these modules import this one
     from .extension import Linkback
     from .inbound.queue import InboundRunner
     from .inbound.ratelimit import RateLimits
     from .inbound.rules import Rule
     from .inbound.verify import SourceCache
+    from .outbound.outbox import OutboxRuntime
 
 
 class LinkbackState:
     """What one app's requests need: the host's db, the models, the host callbacks, caches."""
 
-    def __init__(self, extension: Linkback, db: Any, config: Mapping[str, Any] | None = None) -> None:
-        from .inbound.queue import InboundRunner
-        from .inbound.ratelimit import RateLimits
-        from .inbound.rules import DEFAULT_RULES
-        from .inbound.verify import SourceCache
-        from .settings import define_settings_model
-
+    def __init__(self, extension: Linkback, db: Any, *, source_cache: SourceCache,
+                 rate_limits: RateLimits, inbound: InboundRunner,
+                 default_rules: Sequence[Rule], outbox: OutboxRuntime) -> None:
         self.extension = extension
         self.db = db
         self.models: Models = define_models(db)
-        self.source_cache: SourceCache = SourceCache()
-        self._default_rules: list[Rule] = list(DEFAULT_RULES)
-        self.rate_limits: RateLimits = RateLimits(config if config is not None else {
-            key: default for key, (default, _, _) in _config.DEFAULTS.items()})
-        define_settings_model(db)
+        self.source_cache = source_cache
+        self._default_rules: list[Rule] = list(default_rules)
+        self.rate_limits = rate_limits
         #: This process's verification slots for the inbound queue (started on first use).
-        self.inbound: InboundRunner = InboundRunner()
+        self.inbound = inbound
+        #: The outbox's clock, lock and scheduler in this process.
+        self.outbox = outbox
         #: (expires, DiscussionSettings): see settings.PROCESS_CACHE_SECONDS.
         self.settings_cache: tuple[float, Any] | None = None
 
     @property
     def rules(self) -> list[Rule]:
-        """The host's rules first, then the built-in ones; read per ping, so late registrations count."""
+        """The host's rules first, then the built-in ones; read per ping, so late registrations
+        count."""
         return [*self.extension.extra_rules, *self._default_rules]
 
     @property
@@ -54,8 +56,9 @@ class LinkbackState:
 
 def current_state() -> LinkbackState:
     try:
-        return current_app.extensions["linkback"]
+        state: LinkbackState = current_app.extensions["linkback"]
     except KeyError:
         raise RuntimeError(
             "flask-linkback is not initialised on this app: call linkback.init_app(app, db)"
         ) from None
+    return state

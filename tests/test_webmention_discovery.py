@@ -17,7 +17,7 @@ from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
 from flask_linkback.fetch import AddressRefused, FetchLimits
-from flask_linkback.webmention_discovery import discover_webmention_endpoint, send_webmention
+from flask_linkback.outbound.webmention import discover_webmention_endpoint, send_webmention
 
 LIMITS = FetchLimits(timeout=3.0, allow_private=True, user_agent="flask-linkback-test")
 SOURCE = "http://127.0.0.1:9/posts/my-reply"  # only named, never fetched

@@ -507,7 +507,7 @@ def test_a_reply_written_on_another_example_blog_shows_here_as_a_reply_with_its_
     from example_blog.models import Post
     from flask_linkback.fetch import FetchLimits
     from flask_linkback.models import utcnow
-    from flask_linkback.webmention_discovery import discover_webmention_endpoint, send_webmention
+    from flask_linkback.outbound.webmention import discover_webmention_endpoint, send_webmention
 
     blog.add_post("question", title="A question")
     question = blog.post_url("question")

@@ -22,6 +22,7 @@ from ..models import Kind, Status
 from ..state import current_state
 from .body import BodyTooLarge, read_body
 from .queue import submit
+from .ratelimit import RateLimited, too_many
 from .receive import Intake, Reason, Refusal, clean_url, resolve_target
 
 logger = logging.getLogger("flask_linkback")
@@ -113,8 +114,6 @@ METHODS: dict[str, Callable[..., Any]] = {
 
 
 def _refusal(refusal: Refusal) -> Response:
-    from .ratelimit import RateLimited, too_many
-
     if isinstance(refusal, RateLimited):
         return too_many(refusal)
     if current_app.config["LINKBACK_PINGBACK_MASK_FAULTS"] and refusal.reason not in UNMASKED_FAULTS:

@@ -47,7 +47,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..html import strip_control_chars
 from ..models import Kind, RequestStatus, Status, utcnow
-from ..site import configured_site
+from ..site import configured_site, netloc_key
 from ..state import current_state
 from ..urls import host_of
 from .model import WAITING, JobStatus
@@ -102,8 +102,6 @@ def sender_key(ip: str | None) -> str:
 
 def source_netloc(url: str) -> str:
     """``host[:port]`` of a source: the unit of per-source-host fairness."""
-    from ..site import netloc_key
-
     return netloc_key(url)[:255] or host_of(url)[:255]
 
 

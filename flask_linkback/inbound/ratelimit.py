@@ -12,13 +12,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from ..state import current_state
-from .receive import Reason, Refusal
+from .refusal import Reason, Refusal
 
 
 class RateLimited(Refusal):
@@ -54,24 +53,6 @@ class RateLimits:
                 reset = self.limiter.get_window_stats(item, "flask-linkback", scope, key).reset_time
                 retry_after = max(int(reset - time.time()) + 1, 1)
                 raise RateLimited(f"{message}: the limit is {item}; try again later", retry_after)
-
-
-def limit_by_ip() -> Response | None:
-    """``before_request`` of the endpoints: a POST over the per-IP limit gets HTTP 429."""
-    if request.method != "POST":
-        return None
-    try:
-        current_state().rate_limits.check_ip(request.remote_addr)
-    except RateLimited as limited:
-        current_app.logger.info("linkback rate limit: %s", limited.message)
-        if request.endpoint == "linkback.trackback":
-            from .trackback import answer
-
-            response = answer(limited.message, 429)
-            response.headers["Retry-After"] = str(limited.retry_after)
-            return response
-        return too_many(limited)
-    return None
 
 
 def too_many(limited: RateLimited) -> Response:

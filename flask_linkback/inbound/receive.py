@@ -8,7 +8,6 @@ same checks, the same fetcher, the same rules and the same dedupe.
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,40 +24,10 @@ from ..site import SiteNotConfigured, current_site, is_local_url
 from ..state import current_state
 from ..urls import host_of, is_http_url, normalize_url, same_url, strip_fragment
 from . import rules
+from .refusal import Reason, Refusal, Removed
 from .verify import Evidence, verify_local, verify_remote
 
 logger = logging.getLogger("flask_linkback")
-
-
-class Reason(enum.IntEnum):
-    """Why a ping was refused; the values are the Pingback 1.0 fault codes."""
-
-    GENERIC = 0
-    SOURCE_MISSING = 16
-    NO_LINK = 17
-    TARGET_MISSING = 32
-    TARGET_CLOSED = 33
-    ALREADY_REGISTERED = 48
-    ACCESS_DENIED = 49
-    UPSTREAM = 50
-
-
-class Refusal(Exception):
-    """A ping we will not store, with a reason the sender may read.
-
-    ``gone`` marks a source that answered 410 Gone: for an update that is a
-    delete signal, where a 404 is not (Webmention §3.2.2).
-    """
-
-    def __init__(self, reason: Reason, message: str, *, gone: bool = False) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.gone = gone
-
-
-class Removed(Refusal):
-    """A known linkback whose source is gone or no longer links: it was deleted."""
 
 
 @dataclass

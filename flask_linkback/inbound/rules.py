@@ -21,10 +21,10 @@ from flask import current_app
 from ..host import PostInfo
 from ..html import collapse_ws
 from ..models import Kind, Status, utcnow
-from ..urls import normalize_url
 from ..settings import current_settings
 from ..site import site_netlocs
 from ..state import current_state
+from ..urls import normalize_url
 
 if TYPE_CHECKING:
     from .verify import Evidence

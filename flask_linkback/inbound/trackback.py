@@ -20,6 +20,7 @@ from ..settings import current_settings
 from ..state import current_state
 from .body import BodyTooLarge, read_body
 from .queue import QueueFull, submit
+from .ratelimit import RateLimited
 from .receive import Intake, Refusal
 
 FIELDS = ("url", "title", "excerpt", "blog_name", "charset")
@@ -79,8 +80,6 @@ def _trackback(post_id: str) -> Response:
         if outcome is not None and outcome.refusal is not None:
             raise outcome.refusal
     except Refusal as refusal:
-        from .ratelimit import RateLimited
-
         if isinstance(refusal, (RateLimited, QueueFull)):
             response = answer(refusal.message, 429 if isinstance(refusal, RateLimited) else 503)
             response.headers["Retry-After"] = str(refusal.retry_after)

@@ -24,12 +24,14 @@ from ..fetch import (
     FetchError,
     FetchLimits,
     FetchResult,
+    FetchTimeout,
     fetch,
 )
 from ..host import PostInfo
 from ..html import ELLIPSIS, Document, Link, collapse_ws
 from ..state import current_state
 from ..urls import host_of, normalize_url, strip_fragment
+from .refusal import Reason, Refusal
 
 HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 
@@ -69,8 +71,6 @@ def verify_remote(source: str, targets: Iterable[str], *, any_type: bool = False
     value) refuses a cached fetch begun before it: a re-sent webmention says
     the source changed, so the page fetched for its last sending won't do.
     """
-    from .receive import Reason, Refusal
-
     state = current_state()
     config = current_app.config
     try:
@@ -108,8 +108,6 @@ def verify_remote(source: str, targets: Iterable[str], *, any_type: bool = False
 
 def _evidence_outside_html(result: FetchResult, targets: list[str]) -> Evidence:
     """A JSON value equal to a target, or a target's URL in plain text (Webmention)."""
-    from .receive import Reason, Refusal
-
     wanted = {normalize_url(strip_fragment(target)) for target in targets}
     content_type = result.content_type
     excerpt = ""
@@ -156,8 +154,6 @@ def verify_local(source: PostInfo, targets: Iterable[str]) -> Evidence:
 
 
 def _evidence(document: Document, targets: Iterable[str], final_url: str) -> Evidence:
-    from .receive import Reason, Refusal
-
     link = document.find_link_to(targets)
     if link is None:
         raise Refusal(Reason.NO_LINK, "the source URI does not contain a link to the target URI")
@@ -201,8 +197,6 @@ class SourceCache:
         with self._lock:
             slots = self._host_slots.setdefault(host, threading.BoundedSemaphore(per_host))
         if not slots.acquire(timeout=limits.timeout):
-            from ..fetch import FetchTimeout
-
             return FetchTimeout(f"too many fetches from {host} at once", url=url)
         try:
             return fetch(url, limits)

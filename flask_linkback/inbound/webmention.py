@@ -20,7 +20,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Response, current_app, jsonify, render_template, request, url_for
+from flask import Response, jsonify, render_template, request, url_for
 
 from ..models import Kind, RequestStatus, Status
 from ..settings import current_settings
@@ -28,6 +28,7 @@ from ..state import current_state
 from ..urls import is_http_url, same_url
 from .body import BodyTooLarge, read_body
 from .queue import QueueFull, submit
+from .ratelimit import RateLimited, too_many
 from .receive import Intake, Refusal
 
 logger = logging.getLogger("flask_linkback")
@@ -65,8 +66,6 @@ def webmention_endpoint() -> Response:
     except QueueFull as full:
         return _plain(full.message, 503, {"Retry-After": str(full.retry_after)})
     except Refusal as refusal:
-        from .ratelimit import RateLimited, too_many
-
         if isinstance(refusal, RateLimited):
             return too_many(refusal)
         return _plain(_target_reason(refusal.message), 400)

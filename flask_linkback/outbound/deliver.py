@@ -21,7 +21,7 @@ from defusedxml.ElementTree import fromstring
 from defusedxml.xmlrpc import DefusedExpatParser
 
 from ..fetch import FetchError, FetchLimits, FetchTimeout, fetch
-from ..webmention_discovery import send_webmention
+from .webmention import send_webmention
 
 #: Faults that end the matter: the receiver will never accept this ping.
 PERMANENT_FAULTS = frozenset({0, 16, 17, 32, 33, 49, 409})

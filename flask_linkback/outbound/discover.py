@@ -1,7 +1,7 @@
 """Find what a target accepts: its Webmention and Pingback endpoints, from one fetch.
 
 Pingback: the ``X-Pingback`` header, else the first ``<link rel=pingback>``.
-Webmention: exactly as :mod:`flask_linkback.webmention_discovery` reads it
+Webmention: exactly as :mod:`flask_linkback.outbound.webmention` reads it
 (that module's :func:`endpoint_from_response` runs over the same response).
 Each answer is kept per process (:class:`DiscoveryCache`) as long as the
 target's own caching headers allow (RFC 9111: ``no-store``, ``no-cache``,
@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 from ..fetch import FetchLimits, fetch
 from ..html import Document
 from ..urls import is_http_url, strip_fragment
-from ..webmention_discovery import endpoint_from_response
+from .webmention import endpoint_from_response
 
 HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 _ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from ..host import PostInfo
 from ..html import Document
 from ..models import utcnow
+from ..settings import current_settings
 from ..site import configured_site, netloc_key
 from ..state import current_state
 from ..urls import is_http_url, normalize_url, strip_fragment
@@ -59,20 +60,16 @@ class OutboxRuntime:
         self.discovery = DiscoveryCache(clock=time.monotonic)
         self.scheduler: Any = None
         self.lock = threading.Lock()
+        #: Set by the running scheduler: ``wake(due)`` makes it drain the outbox at ``due``.
+        self.wake: Callable[[datetime], None] | None = None
 
 
 def runtime() -> OutboxRuntime:
-    state = current_state()
-    found = getattr(state, "outbox", None)
-    if found is None:
-        found = state.outbox = OutboxRuntime()
-    return found
+    return current_state().outbox
 
 
 def send_pings_for(info: PostInfo) -> bool:
     """The post's own choice, else the admin's "notify linked blogs" (default LINKBACK_SEND_PINGS)."""
-    from ..settings import current_settings
-
     return info.send_pings if info.send_pings is not None else current_settings().notify_linked_blogs
 
 
@@ -320,6 +317,6 @@ def outgoing_for(post: Any) -> list[Any]:
 
 
 def _wake_scheduler(due: datetime) -> None:
-    from .scheduler import wake
-
-    wake(current_app._get_current_object(), due)
+    wake = runtime().wake
+    if wake is not None:
+        wake(due)

@@ -13,14 +13,21 @@ are claimed atomically, so each ping goes out once.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
+
+from ..inbound.queue import pump_app
+from ..models import DUE_STATUSES
+from ..state import current_state
+from .worker import drain
 
 logger = logging.getLogger("flask_linkback")
 
@@ -62,6 +69,7 @@ def start(app: Flask) -> BackgroundScheduler:
                           next_run_time=datetime.now(UTC))
         scheduler.start()
         runtime.scheduler = scheduler
+        runtime.wake = functools.partial(wake, app)
         atexit.register(_shutdown, scheduler)
         logger.info("outbox scheduler started: polling every %s s",
                     app.config["LINKBACK_OUTBOX_POLL_SECONDS"])
@@ -78,8 +86,6 @@ def stop(app: Flask, wait: bool = True) -> None:
 
 
 def _pump_inbound(app: Flask) -> None:
-    from ..inbound.queue import pump_app
-
     pump_app(app)
 
 
@@ -99,11 +105,6 @@ def wake(app: Flask, due: datetime) -> None:
 
 def next_due() -> datetime | None:
     """The earliest ``next_attempt_at`` (naive UTC) of a row waiting to go out, if any."""
-    import sqlalchemy as sa
-
-    from ..state import current_state
-    from .model import DUE_STATUSES
-
     state = current_state()
     Ping = state.models.OutgoingPing
     found = state.db.session.execute(
@@ -140,8 +141,6 @@ _drain_locks: dict[int, threading.Lock] = {}
 
 
 def _drain(app: Flask) -> None:
-    from .worker import drain
-
     # One drain at a time per app in this process; the next one finds what is left.
     lock = _drain_locks.setdefault(id(app), threading.Lock())
     with lock, app.app_context():
@@ -165,8 +164,6 @@ def _drain(app: Flask) -> None:
 
 
 def _outbox_table_exists(app: Flask) -> bool:
-    import sqlalchemy as sa
-
     state = app.extensions["linkback"]
     try:
         state.db.session.rollback()
