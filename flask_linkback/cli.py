@@ -58,7 +58,12 @@ def spam_command(ids: tuple[int, ...]) -> None:
 @linkback_cli.command("send")
 def send_command() -> None:
     """Send every due outgoing ping once, then exit."""
+    from .environment import sending_off_reason
     from .outbound.worker import drain
+
+    off = sending_off_reason()
+    if off:
+        click.echo(off)
 
     def progress(counts: Counter[str]) -> None:
         line = ", ".join(f"{counts[s]} {s}" for s in ("sent", "failed", "skipped", "retry"))

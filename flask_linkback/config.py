@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import __about__
+from .environment import ENVIRONMENTS
 
 
 def _positive_number(value: Any) -> bool:
@@ -58,6 +59,21 @@ def _rate_limits(value: Any) -> bool:
 
 def _storage_uri(value: Any) -> bool:
     return isinstance(value, str) and "://" in value
+
+
+def _optional_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _site_url(value: Any) -> bool:
+    from urllib.parse import urlsplit
+
+    if value == "":
+        return True
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.query
 
 
 #: key -> (default, check, what a valid value looks like)
@@ -121,6 +137,24 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_WEBMENTION_WORKERS": (2, _positive_int, "a whole number > 0"),
     "LINKBACK_WEBMENTION_QUEUE": (1000, _positive_int, "a whole number > 0"),
     "LINKBACK_PREFER_WEBMENTION": (True, _bool, "True or False"),
+    # The blog owner's side (issue 12): absolute URLs, e-mail, refusal log, feeds, environment.
+    "LINKBACK_SITE_URL": ("", _site_url, 'the site\'s public base URL, such as "https://blog.example"'),
+    "LINKBACK_MAIL_NOTIFY": (False, _bool, "True or False"),
+    "LINKBACK_MAIL_SERVER": ("localhost", _str, "a host name"),
+    "LINKBACK_MAIL_PORT": (25, _positive_int, "a port number"),
+    "LINKBACK_MAIL_USE_TLS": (False, _bool, "True or False"),
+    "LINKBACK_MAIL_USE_SSL": (False, _bool, "True or False"),
+    "LINKBACK_MAIL_USERNAME": (None, _optional_str, "None or a string"),
+    "LINKBACK_MAIL_PASSWORD": (None, _optional_str, "None or a string"),
+    "LINKBACK_MAIL_SENDER": ("", lambda v: isinstance(v, str), "an e-mail address"),
+    "LINKBACK_MAIL_RECIPIENTS": ((), _hosts, "a list of e-mail addresses"),
+    "LINKBACK_MAIL_TIMEOUT": (10.0, _positive_number, "a number of seconds > 0"),
+    "LINKBACK_MAIL_MAX_ATTEMPTS": (5, _positive_int, "a whole number > 0"),
+    "LINKBACK_REFUSAL_LOG_SIZE": (1000, _non_negative_int, "a whole number >= 0 (0: no log)"),
+    "LINKBACK_FEED_URL": ("/linkbacks", _url_path, "a URL path starting with /"),
+    "LINKBACK_FEED_ENTRIES": (50, _positive_int, "a whole number > 0"),
+    "LINKBACK_ENVIRONMENT": (None, lambda v: v is None or v in ENVIRONMENTS,
+                             'None, "production", "staging", "development" or "local"'),
 }
 
 
@@ -135,3 +169,10 @@ def validate(config: Mapping[str, Any]) -> None:
         value = config[key]
         if not check(value):
             raise ValueError(f"{key} must be {expected}, got {value!r}")
+    if config["LINKBACK_MAIL_USE_TLS"] and config["LINKBACK_MAIL_USE_SSL"]:
+        raise ValueError("LINKBACK_MAIL_USE_TLS (STARTTLS) and LINKBACK_MAIL_USE_SSL (SMTPS) "
+                         "exclude each other: set one")
+    if config["LINKBACK_ACCEPT_WEBMENTIONS"] and not config.get("SECRET_KEY"):
+        raise ValueError(
+            "flask-linkback signs webmention status URLs with the app's SECRET_KEY, and it is "
+            "not set: set SECRET_KEY before init_app, or LINKBACK_ACCEPT_WEBMENTIONS = False")

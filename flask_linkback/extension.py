@@ -175,6 +175,12 @@ class Linkback:
 
         return dict(drain(now=now))
 
+    def sending_enabled(self) -> bool:
+        """May this site ping other sites? Only in production (see ``LINKBACK_ENVIRONMENT``)."""
+        from .environment import sending_enabled
+
+        return sending_enabled()
+
     def start_scheduler(self, app: Flask) -> None:
         """Start the background outbox scheduler for ``app`` in this process (idempotent)."""
         from .outbound import scheduler

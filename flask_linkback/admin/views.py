@@ -38,6 +38,7 @@ TAB_ACTIONS = {
 def make_admin_blueprint(config: Mapping[str, Any]) -> Blueprint:
     bp = Blueprint("linkback_admin", __name__, url_prefix=config["LINKBACK_ADMIN_URL_PREFIX"])
     bp.before_request(_check_access)
+    bp.context_processor(_admin_context)
     bp.add_url_rule("/", "index", index)
     bp.add_url_rule("/queue/<status>", "queue", queue)
     bp.add_url_rule("/moderate", "moderate", moderate, methods=["POST"])
@@ -59,6 +60,12 @@ def _check_access() -> Any:
     if answer is not True:
         abort(403)
     return None
+
+
+def _admin_context() -> dict[str, Any]:
+    from ..environment import sending_off_reason
+
+    return {"linkback_sending_off": sending_off_reason()}
 
 
 def index() -> Any:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .. import signals
+from ..environment import sending_enabled
 from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
@@ -137,6 +138,9 @@ class _Drainer:
         Ping = self.Ping
         now = self.clock()
         due = sa.and_(Ping.status.in_(DUE_STATUSES), Ping.next_attempt_at <= now)
+        if not sending_enabled():
+            # A staging or development copy: only links between our own posts.
+            due = sa.and_(due, Ping.local.is_(True))
         candidates = (sa.select(Ping.id).where(due)
                       .order_by(Ping.next_attempt_at, Ping.id).limit(limit))
         claim = {"status": PingStatus.SENDING.value, "claimed_by": self.name, "claimed_at": now}
