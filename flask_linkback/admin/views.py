@@ -22,6 +22,7 @@ from .. import signals
 from ..models import Status
 from ..settings import current_settings, save_settings, trust_host
 from ..state import current_state
+from ..tables import require_tables
 from .forms import ACTIONS, ModerateForm, SettingsForm
 
 logger = logging.getLogger("flask_linkback")
@@ -38,6 +39,7 @@ TAB_ACTIONS = {
 def make_admin_blueprint(config: Mapping[str, Any]) -> Blueprint:
     bp = Blueprint("linkback_admin", __name__, url_prefix=config["LINKBACK_ADMIN_URL_PREFIX"])
     bp.before_request(_check_access)
+    bp.before_request(require_tables)
     bp.context_processor(_admin_context)
     bp.add_url_rule("/", "index", index)
     bp.add_url_rule("/queue/<status>", "queue", queue)

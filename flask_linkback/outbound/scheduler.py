@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
@@ -42,11 +43,13 @@ def start(app: Flask) -> BackgroundScheduler:
     with runtime.lock:
         if runtime.scheduler is not None:
             return runtime.scheduler
+        _quiet_routine_polls()
         scheduler = BackgroundScheduler(
             timezone=UTC,
+            executors={EXECUTOR: ThreadPoolExecutor(EXECUTOR_THREADS)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        scheduler.add_job(_drain, "interval", args=[app], id=POLL_JOB,
+        scheduler.add_job(_drain, "interval", args=[app], id=POLL_JOB, executor=EXECUTOR,
                           seconds=app.config["LINKBACK_OUTBOX_POLL_SECONDS"],
                           next_run_time=datetime.now(UTC))
         scheduler.start()
@@ -55,6 +58,24 @@ def start(app: Flask) -> BackgroundScheduler:
         logger.info("outbox scheduler started: polling every %s s",
                     app.config["LINKBACK_OUTBOX_POLL_SECONDS"])
         return scheduler
+
+
+#: Our jobs run on an executor of their own, so its logger is ours to quieten.
+EXECUTOR = "linkback"
+EXECUTOR_THREADS = 4
+
+
+def _quiet_routine_polls() -> None:
+    """Keep APScheduler's "Running job" / "executed successfully" pair out of INFO logs.
+
+    A poll every 15 s would otherwise log two lines at INFO forever; the
+    outbox logs real work itself ("outbox: 2 sent"), and errors still show.
+    A host that sets that logger's level itself keeps its choice; the host's own
+    APScheduler jobs, on other executors, are left alone.
+    """
+    executor_logger = logging.getLogger(f"apscheduler.executors.{EXECUTOR}")
+    if executor_logger.level == logging.NOTSET:
+        executor_logger.setLevel(logging.WARNING)
 
 
 def stop(app: Flask, wait: bool = True) -> None:
@@ -76,7 +97,7 @@ def wake(app: Flask, due: datetime) -> None:
     if scheduler is None or not scheduler.running:
         return
     run_at = max(due.replace(tzinfo=UTC), datetime.now(UTC))
-    scheduler.add_job(_drain, "date", args=[app], run_date=run_at)
+    scheduler.add_job(_drain, "date", args=[app], run_date=run_at, executor=EXECUTOR)
 
 
 _drain_locks: dict[int, threading.Lock] = {}
@@ -101,6 +122,8 @@ def _drain(app: Flask) -> None:
             return
     if counts:
         logger.info("outbox: %s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    else:
+        logger.debug("outbox: nothing due")
 
 
 def _outbox_table_exists(app: Flask) -> bool:
