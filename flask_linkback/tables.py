@@ -3,7 +3,8 @@
 A new user's first ``flask linkback list`` or first ping, before
 ``db.create_all()`` or the migration, used to end in a database traceback.
 The endpoints and admin pages now answer 503 with the fix, and the CLI exits
-with it. Once the tables are found, a process never looks again.
+with it. The check runs only after a query failed, and once the tables are
+found a process never looks again.
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ def missing_tables(state: Any | None = None) -> list[str]:
     return missing
 
 
-def require_tables() -> Response | None:
-    """``before_request`` of the endpoints and admin pages: 503 with the fix, not a traceback."""
+def missing_tables_response(error: BaseException) -> Response | None:
+    """For a failed query: 503 with the fix when our tables are missing, else None.
+
+    Checked only after a query failed, so a working site pays nothing for it.
+    """
+    if not isinstance(error, TABLE_ERRORS):
+        return None
     missing = missing_tables()
     if not missing:
         return None
@@ -60,3 +66,17 @@ def require_tables() -> Response | None:
         logger.error("flask-linkback: %s (missing: %s)", MISSING_TABLES, ", ".join(missing))
     return Response(f"Service unavailable: {MISSING_TABLES}.\n", 503, {"Retry-After": "60"},
                     mimetype="text/plain")
+
+
+def handle_table_error(error: Exception) -> Response:
+    """Blueprint error handler for database errors: the 503 above, or the error as before."""
+    answer = missing_tables_response(error)
+    if answer is None:
+        raise error
+    return answer
+
+
+def register(bp: Any) -> None:
+    """Answer 503 with the fix on ``bp``'s pages while the tables are missing."""
+    for error in TABLE_ERRORS:
+        bp.register_error_handler(error, handle_table_error)

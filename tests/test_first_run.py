@@ -55,10 +55,13 @@ def test_endpoints_before_the_tables_exist_answer_503_with_the_fix(bare_app, cap
 
 def test_endpoints_work_once_the_tables_are_created(bare_app):
     client = bare_app.test_client()
-    assert client.get("/webmention").status_code == 503
+    mention = {"source": "http://127.0.0.1:9/a", "target": "http://localhost/posts/none"}
+    assert client.post("/webmention", data=mention).status_code == 503
     with bare_app.app_context():
         db.create_all()
-    assert client.get("/webmention").status_code == 200
+    answer = client.post("/webmention", data=mention)
+    assert (answer.status_code, answer.get_data(as_text=True)) == (
+        400, "target does not exist on this site\n")
 
 
 def test_a_missing_secret_key_fails_at_start_up_when_webmentions_are_accepted(tmp_path):

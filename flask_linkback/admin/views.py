@@ -18,11 +18,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import signals
+from .. import signals, tables
 from ..models import Status
 from ..settings import current_settings, save_settings, trust_host
 from ..state import current_state
-from ..tables import require_tables
 from .forms import ACTIONS, ModerateForm, SettingsForm
 
 logger = logging.getLogger("flask_linkback")
@@ -39,7 +38,7 @@ TAB_ACTIONS = {
 def make_admin_blueprint(config: Mapping[str, Any]) -> Blueprint:
     bp = Blueprint("linkback_admin", __name__, url_prefix=config["LINKBACK_ADMIN_URL_PREFIX"])
     bp.before_request(_check_access)
-    bp.before_request(require_tables)
+    tables.register(bp)
     bp.context_processor(_admin_context)
     bp.add_url_rule("/", "index", index)
     bp.add_url_rule("/queue/<status>", "queue", queue)

@@ -18,6 +18,7 @@ from flask import Response, render_template, request, url_for
 from ..models import Kind, utcnow
 from ..settings import current_settings
 from ..state import current_state
+from ..tables import missing_tables_response
 from .body import BodyTooLarge, read_body
 from .receive import Intake, Refusal, receive
 
@@ -35,7 +36,10 @@ class FormError(ValueError):
 def trackback_endpoint(post_id: str) -> Response:
     try:
         return _trackback(post_id)
-    except Exception:
+    except Exception as error:
+        missing = missing_tables_response(error)
+        if missing is not None:
+            return missing
         # The sender gets a TrackBack answer, not a traceback; the log gets the traceback.
         logger.exception("TrackBack to post %r failed", post_id)
         return answer("internal error", 500)
