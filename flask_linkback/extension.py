@@ -58,6 +58,9 @@ class Linkback:
         if csrf is not None:
             csrf.exempt(blueprint)
         app.add_template_global(linkbacks_for, "linkbacks_for")
+        from . import owner
+
+        owner.init_app(app, db)
         from .admin import make_admin_blueprint
 
         app.register_blueprint(make_admin_blueprint(app.config))

@@ -48,6 +48,8 @@ class DiscussionSettings:
     max_links: int
     #: Accept webmentions (and advertise the endpoint) on posts that take linkbacks.
     accept_webmentions: bool = True
+    #: E-mail the owner when a linkback is held for moderation or approved on arrival.
+    notify_by_email: bool = False
 
 
 #: setting -> the config key its default comes from (None: computed in settings_defaults).
@@ -63,6 +65,7 @@ CONFIG_KEYS: dict[str, str | None] = {
     "trusted_hosts": "LINKBACK_TRUSTED_HOSTS",
     "max_links": "LINKBACK_MAX_LINKS",
     "accept_webmentions": "LINKBACK_ACCEPT_WEBMENTIONS",
+    "notify_by_email": "LINKBACK_MAIL_NOTIFY",
 }
 NAMES = tuple(f.name for f in fields(DiscussionSettings))
 

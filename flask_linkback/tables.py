@@ -25,10 +25,12 @@ TABLE_ERRORS = (sa.exc.OperationalError, sa.exc.ProgrammingError)
 
 def table_names(state: Any) -> list[str]:
     """Every table the extension reads or writes, from its models."""
+    from .owner_models import define_owner_models
     from .settings import define_settings_model
 
     models = [model for model in vars(state.models).values() if model is not None]
     models.append(define_settings_model(state.db))
+    models += vars(define_owner_models(state.db)).values()
     return sorted({model.__tablename__ for model in models})
 
 

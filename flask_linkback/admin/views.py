@@ -23,6 +23,7 @@ from ..models import Status
 from ..settings import current_settings, save_settings, trust_host
 from ..state import current_state
 from .forms import ACTIONS, ModerateForm, SettingsForm
+from .owner_views import add_owner_routes
 
 logger = logging.getLogger("flask_linkback")
 
@@ -44,6 +45,7 @@ def make_admin_blueprint(config: Mapping[str, Any]) -> Blueprint:
     bp.add_url_rule("/queue/<status>", "queue", queue)
     bp.add_url_rule("/moderate", "moderate", moderate, methods=["POST"])
     bp.add_url_rule("/settings", "settings", settings, methods=["GET", "POST"])
+    add_owner_routes(bp)
     return bp
 
 

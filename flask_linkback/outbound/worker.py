@@ -93,6 +93,7 @@ def drain(*, now: datetime | None = None, progress: Callable[[Counter[str]], Non
     outbox clock is read at each step.
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else runtime().clock
+    _send_mail()
     drainer = _Drainer(worker_name(), clock, progress)
     drainer.reclaim_stale()
     # Claim no more than the pool can send at once: other workers can take the rest.
@@ -102,6 +103,21 @@ def drain(*, now: datetime | None = None, progress: Callable[[Counter[str]], Non
         if not ids:
             return drainer.counts
         drainer.run(ids)
+
+
+def _send_mail() -> None:
+    """The owner's notification e-mails ride along with every drain (see ``notify.py``)."""
+    from ..notify import send_queued_mail
+    from ..tables import TABLE_ERRORS
+
+    try:
+        send_queued_mail()
+    except TABLE_ERRORS:
+        current_state().db.session.rollback()
+        logger.debug("linkback e-mail: table linkback_mail does not exist yet")
+    except Exception:
+        current_state().db.session.rollback()
+        logger.exception("linkback e-mail: sending failed; the next run retries")
 
 
 class _Drainer:
