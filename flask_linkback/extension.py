@@ -178,6 +178,13 @@ class Linkback:
 
         return dict(drain(now=now))
 
+    def check_link(self, url: str) -> Any:
+        """Fetch ``url`` now and say what it offers (Webmention, Pingback, TrackBack): a
+        :class:`~flask_linkback.outbound.check.LinkCheck`. For the editor's "check this link"."""
+        from .outbound.check import check_link
+
+        return check_link(url)
+
     def sending_enabled(self) -> bool:
         """May this site ping other sites? Only in production (see ``LINKBACK_ENVIRONMENT``)."""
         from .environment import sending_enabled

@@ -62,9 +62,9 @@ def _trackback(post_id: str) -> Response:
     except FormError as error:
         return answer(str(error))
     if not info.pings_open:
-        return answer("TrackBacks are closed on this post")
+        return _refused(form, info.url, "TrackBacks are closed on this post")
     if not form.get("url", "").strip():
-        return answer("the url field is required: the URL of the post that links here")
+        return _refused(form, info.url, "the url field is required: the URL of the post that links here")
     intake = Intake(
         Kind.TRACKBACK,
         source=form["url"],
@@ -86,6 +86,17 @@ def _trackback(post_id: str) -> Response:
             return response
         return answer(refusal.message)
     return answer()
+
+
+def _refused(form: dict[str, str], target: str, reason: str) -> Response:
+    """Tell ``linkback_refused`` receivers (the refusal log), then answer the error."""
+    from flask import current_app
+
+    from .. import signals
+
+    signals.linkback_refused.send(current_app._get_current_object(), kind=Kind.TRACKBACK,
+                                  source=form.get("url", ""), target=target, reason=reason)
+    return answer(reason)
 
 
 def trackback_url(post_id: str) -> str:

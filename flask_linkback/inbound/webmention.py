@@ -59,10 +59,12 @@ def webmention_endpoint() -> Response:
     if not current_settings().accept_webmentions:
         return _plain("this site does not accept webmentions", 400)
     try:
-        source, target, post_id = _check(read_body())
+        body = read_body()
+        source, target, post_id = _check(body)
     except BodyTooLarge as error:
         return _plain(str(error), 413)
     except BadRequest as error:
+        _refused(body, str(error))
         return _plain(str(error), 400)
 
     token = _serializer().dumps(secrets.token_urlsafe(16))
@@ -80,6 +82,16 @@ def webmention_endpoint() -> Response:
     status_url = url_for("linkback.webmention_status", token=token, _external=True)
     return _plain(f"webmention queued for verification; its status is at {status_url}", 202,
                   {"Location": status_url})
+
+
+def _refused(body: bytes, reason: str) -> None:
+    """Tell ``linkback_refused`` receivers (the refusal log) about a mention refused at once."""
+    from .. import signals
+
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    signals.linkback_refused.send(current_app._get_current_object(), kind=Kind.WEBMENTION,
+                                  source=form.get("source", ""), target=form.get("target", ""),
+                                  reason=reason)
 
 
 def _check(body: bytes) -> tuple[str, str, str]:
