@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
 
 from . import signals
 from .owner_models import define_owner_models
-
-logger = logging.getLogger("flask_linkback")
 
 
 def init_app(app: Flask, db: Any) -> None:
