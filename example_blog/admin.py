@@ -105,6 +105,24 @@ def edit(post_id: int | None = None):
                            delete_form=ActionForm(), now_utc=utcnow())
 
 
+@bp.route("/posts/<int:post_id>/check", methods=["POST"])
+@admin_required
+def check_link(post_id: int):
+    """Run discovery on one of the post's ping targets now and show what it offers."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    post = db.session.get(Post, post_id)
+    if post is None:
+        abort(404)
+    outgoing = linkback.outgoing_for(post)
+    url = request.form.get("url", "")
+    if url not in {ping.target_url for ping in outgoing}:
+        abort(404)  # only the post's own links: the editor is not a general fetcher
+    form = PostForm(obj=post)
+    return render_template("editor.html", form=form, post=post, outgoing=outgoing,
+                           delete_form=ActionForm(), checked=linkback.check_link(url))
+
+
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])
 @admin_required
 def delete(post_id: int):

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
 from .models import Status
 from .state import current_state
 
-linkback_cli = AppGroup("linkback", help="Pingback, TrackBack and Webmention tools.")
+class _LinkbackGroup(AppGroup):
+    """``flask linkback``: a command run before the tables exist says so, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .tables import MISSING_TABLES, TABLE_ERRORS, missing_tables
+
+        try:
+            return super().invoke(ctx)
+        except TABLE_ERRORS:
+            app = ctx.ensure_object(ScriptInfo).load_app()
+            with app.app_context():
+                missing = missing_tables(app.extensions["linkback"])
+            if missing:
+                raise click.ClickException(f"{MISSING_TABLES} (missing: {', '.join(missing)})"
+                                           ) from None
+            raise
+
+
+linkback_cli = _LinkbackGroup("linkback", help="Pingback, TrackBack and Webmention tools.")
 
 
 @linkback_cli.command("list")
@@ -93,7 +112,12 @@ def import_wordpress_command(export: str, dry_run: bool, site_url: str | None,
 @linkback_cli.command("send")
 def send_command() -> None:
     """Send every due outgoing ping once, then exit."""
+    from .environment import sending_off_reason
     from .outbound.worker import drain
+
+    off = sending_off_reason()
+    if off:
+        click.echo(off)
 
     def progress(counts: Counter[str]) -> None:
         line = ", ".join(f"{counts[s]} {s}" for s in ("sent", "failed", "skipped", "retry"))

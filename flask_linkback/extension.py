@@ -64,6 +64,9 @@ class Linkback:
         if csrf is not None:
             csrf.exempt(blueprint)
         app.add_template_global(linkbacks_for, "linkbacks_for")
+        from . import owner
+
+        owner.init_app(app, db)
         from .admin import make_admin_blueprint
 
         app.register_blueprint(make_admin_blueprint(app.config))
@@ -183,6 +186,19 @@ class Linkback:
         from .outbound.worker import drain
 
         return dict(drain(now=now))
+
+    def check_link(self, url: str) -> Any:
+        """Fetch ``url`` now and say what it offers (Webmention, Pingback, TrackBack): a
+        :class:`~flask_linkback.outbound.check.LinkCheck`. For the editor's "check this link"."""
+        from .outbound.check import check_link
+
+        return check_link(url)
+
+    def sending_enabled(self) -> bool:
+        """May this site ping other sites? Only in production (see ``LINKBACK_ENVIRONMENT``)."""
+        from .environment import sending_enabled
+
+        return sending_enabled()
 
     def start_scheduler(self, app: Flask) -> None:
         """Start the background outbox scheduler for ``app`` in this process (idempotent)."""

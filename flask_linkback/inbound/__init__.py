@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from .. import tables
 from . import pingback, trackback, webmention
 from .ratelimit import limit_by_ip
 
@@ -18,6 +19,7 @@ def make_blueprint(config: Mapping[str, Any]) -> Blueprint:
                     methods=["GET", "POST"])
     bp.add_url_rule(config["LINKBACK_TRACKBACK_URL"].rstrip("/") + "/<post_id>", "trackback",
                     trackback.trackback_endpoint, methods=["GET", "POST"])
+    tables.register(bp)
     bp.before_request(limit_by_ip)
     webmention_url = config["LINKBACK_WEBMENTION_URL"].rstrip("/") or "/webmention"
     bp.add_url_rule(webmention_url, "webmention", webmention.webmention_endpoint,

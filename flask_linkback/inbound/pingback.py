@@ -20,6 +20,7 @@ from flask import Response, current_app, request
 
 from ..models import Kind, Status
 from ..state import current_state
+from ..tables import missing_tables_response
 from .body import BodyTooLarge, read_body
 from .queue import submit
 from .receive import Intake, Reason, Refusal, clean_url, resolve_target
@@ -64,7 +65,10 @@ def xmlrpc_endpoint() -> Response:
         result = handler(*params)
     except Refusal as refusal:
         return _refusal(refusal)
-    except Exception:
+    except Exception as error:
+        missing = missing_tables_response(error)
+        if missing is not None:
+            return missing
         # The caller gets a fault, not a traceback; the log gets the traceback.
         logger.exception("%s failed", method)
         return _fault(Reason.GENERIC, "internal error")

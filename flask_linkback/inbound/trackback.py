@@ -18,6 +18,7 @@ from flask import Response, current_app, render_template, request, url_for
 from ..models import Kind, utcnow
 from ..settings import current_settings
 from ..state import current_state
+from ..tables import missing_tables_response
 from .body import BodyTooLarge, read_body
 from .queue import QueueFull, submit
 from .receive import Intake, Refusal
@@ -36,7 +37,10 @@ class FormError(ValueError):
 def trackback_endpoint(post_id: str) -> Response:
     try:
         return _trackback(post_id)
-    except Exception:
+    except Exception as error:
+        missing = missing_tables_response(error)
+        if missing is not None:
+            return missing
         # The sender gets a TrackBack answer, not a traceback; the log gets the traceback.
         logger.exception("TrackBack to post %r failed", post_id)
         return answer("internal error", 500)
@@ -59,9 +63,9 @@ def _trackback(post_id: str) -> Response:
     except FormError as error:
         return answer(str(error))
     if not info.pings_open:
-        return answer("TrackBacks are closed on this post")
+        return _refused(form, info.url, "TrackBacks are closed on this post")
     if not form.get("url", "").strip():
-        return answer("the url field is required: the URL of the post that links here")
+        return _refused(form, info.url, "the url field is required: the URL of the post that links here")
     intake = Intake(
         Kind.TRACKBACK,
         source=form["url"],
@@ -87,6 +91,17 @@ def _trackback(post_id: str) -> Response:
             return response
         return answer(refusal.message)
     return answer()
+
+
+def _refused(form: dict[str, str], target: str, reason: str) -> Response:
+    """Tell ``linkback_refused`` receivers (the refusal log), then answer the error."""
+    from flask import current_app
+
+    from .. import signals
+
+    signals.linkback_refused.send(current_app._get_current_object(), kind=Kind.TRACKBACK,
+                                  source=form.get("url", ""), target=target, reason=reason)
+    return answer(reason)
 
 
 def trackback_url(post_id: str) -> str:

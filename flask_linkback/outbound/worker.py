@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .. import signals
+from ..environment import sending_enabled
 from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
@@ -95,6 +96,7 @@ def drain(*, now: datetime | None = None, progress: Callable[[Counter[str]], Non
     outbox clock is read at each step.
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else runtime().clock
+    _send_mail()
     drainer = _Drainer(worker_name(), clock, progress)
     drainer.reclaim_stale()
     # Claim no more than the pool can send at once: other workers can take the rest.
@@ -104,6 +106,21 @@ def drain(*, now: datetime | None = None, progress: Callable[[Counter[str]], Non
         if not ids:
             return drainer.counts
         drainer.run(ids)
+
+
+def _send_mail() -> None:
+    """The owner's notification e-mails ride along with every drain (see ``notify.py``)."""
+    from ..notify import send_queued_mail
+    from ..tables import TABLE_ERRORS
+
+    try:
+        send_queued_mail()
+    except TABLE_ERRORS:
+        current_state().db.session.rollback()
+        logger.debug("linkback e-mail: table linkback_mail does not exist yet")
+    except Exception:
+        current_state().db.session.rollback()
+        logger.exception("linkback e-mail: sending failed; the next run retries")
 
 
 class _Drainer:
@@ -140,6 +157,9 @@ class _Drainer:
         Ping = self.Ping
         now = self.clock()
         due = sa.and_(Ping.status.in_(DUE_STATUSES), Ping.next_attempt_at <= now)
+        if not sending_enabled():
+            # A staging or development copy: only links between our own posts.
+            due = sa.and_(due, Ping.local.is_(True))
         candidates = (sa.select(Ping.id).where(due)
                       .order_by(Ping.next_attempt_at, Ping.id).limit(limit))
         claim = {"status": PingStatus.SENDING.value, "claimed_by": self.name, "claimed_at": now}
