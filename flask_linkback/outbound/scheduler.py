@@ -60,7 +60,7 @@ def start(app: Flask) -> BackgroundScheduler:
                           next_run_time=datetime.now(UTC))
         # Verify what the inbound queue holds: pings left by a restart or by processes
         # that only queue (each finished job also claims the next one at once).
-        scheduler.add_job(_pump_inbound, "interval", args=[app], id=INBOUND_JOB,
+        scheduler.add_job(_pump_inbound, "interval", args=[app], id=INBOUND_JOB, executor=EXECUTOR,
                           seconds=app.config["LINKBACK_INBOUND_POLL_SECONDS"],
                           next_run_time=datetime.now(UTC))
         scheduler.start()
@@ -153,7 +153,7 @@ def wake_at_next_due(app: Flask) -> datetime | None:
         if job is not None and job.next_run_time is not None and job.next_run_time <= run_at:
             return None
     scheduler.add_job(_drain, "date", args=[app], run_date=run_at, id=WAKE_JOB,
-                      replace_existing=True)
+                      replace_existing=True, executor=EXECUTOR)
     return run_at
 
 
