@@ -473,8 +473,8 @@ class _PolicyConnectionMixin:
             raise NameResolutionError(self.host, self, error) from error  # type: ignore[arg-type]
         allowed = [info for info in infos if address_allowed(info[4][0].split("%", 1)[0], self.allow_private)]
         if not allowed:
-            addresses = ", ".join(sorted({info[4][0] for info in infos}))
-            raise AddressRefused(f"{self.host} resolves to a non-public address ({addresses}); refused")
+            # Which addresses a name resolves to is this network's business, not the sender's.
+            raise AddressRefused(f"{self.host} is not a public address; refused")
         watchdog = _WATCHDOG.get()
         if watchdog is not None:
             watchdog.watch(self)  # type: ignore[arg-type]

@@ -1039,7 +1039,7 @@ def test_loopback_spellings_are_refused_by_default_but_reachable_when_allowed(
         fetch(url, FetchLimits(allow_private=False))
 
     assert refused.value.url == url
-    assert "127.0.0.1" in str(refused.value)
+    assert str(refused.value) == f"{host.lower()} is not a public address; refused"
     assert site.requests == []
 
     result = fetch(url, FetchLimits(allow_private=True))
@@ -1080,7 +1080,8 @@ def test_a_name_resolving_to_any_refused_address_only_is_refused(
     with pytest.raises(AddressRefused) as refused:
         fetch(f"http://rebind.test:{site.port}/", FetchLimits(allow_private=False))
 
-    assert "10.1.2.3" in str(refused.value) and "127.0.0.1" in str(refused.value)
+    # Refused, without telling the sender how the name resolves here.
+    assert str(refused.value) == "rebind.test is not a public address; refused"
     assert site.requests == []
 
 

@@ -162,7 +162,9 @@ def test_source_on_a_loopback_spelling_is_refused_when_private_addresses_are_off
         xmlrpc.client.ServerProxy(blog.url + "/xmlrpc").pingback.ping(source, blog.post_url("open"))
 
     assert info.value.faultCode == 49
-    assert "non-public address" in info.value.faultString
+    assert "not a public address; refused" in info.value.faultString
+    if host not in ("127.0.0.1", "[::1]"):  # how the name resolved is not the sender's to know
+        assert "127.0.0.1" not in info.value.faultString and "::1" not in info.value.faultString
     assert source_site.hits("/s") == 0
     assert blog.linkbacks() == []
 
@@ -179,7 +181,7 @@ def test_trackback_from_a_loopback_source_is_refused_when_private_addresses_are_
 
     answer = ElementTree.fromstring(response.content)
     assert answer.findtext("error") == "1"
-    assert "non-public" in answer.findtext("message")
+    assert "not a public address; refused" in answer.findtext("message")
     assert source_site.hits("/s") == 0
     assert blog.linkbacks() == []
 
