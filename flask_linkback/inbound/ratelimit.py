@@ -24,6 +24,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from ..logtext import loggable
 from ..state import current_state
 from .receive import Reason, Refusal
 
@@ -94,7 +95,7 @@ def limit_by_ip() -> Response | None:
     try:
         current_state().rate_limits.check_ip(request.remote_addr)
     except RateLimited as limited:
-        current_app.logger.info("linkback rate limit: %s", limited.message)
+        current_app.logger.info("linkback rate limit: %s", loggable(limited.message))
         if request.endpoint == "linkback.trackback":
             from .trackback import answer
 

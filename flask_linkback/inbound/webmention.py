@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from ..logtext import loggable
 from ..models import Kind, RequestStatus, Status, utcnow
 from ..settings import current_settings
 from ..state import current_state
@@ -74,7 +75,8 @@ def webmention_endpoint() -> Response:
             workers=config["LINKBACK_WEBMENTION_WORKERS"], limit=config["LINKBACK_WEBMENTION_QUEUE"],
         )
     except (QueueFull, RuntimeError) as error:
-        logger.warning("webmention %s -> %s not queued: %s", source, target, error)
+        logger.warning("webmention %s -> %s not queued: %s", loggable(source), loggable(target),
+                       loggable(error))
         return _plain("too many webmentions are waiting to be verified; try again later", 503,
                       {"Retry-After": "60"})
     status_url = url_for("linkback.webmention_status", token=token, _external=True)
@@ -183,7 +185,8 @@ def verify_in_background(items: list[Queued], app: Flask, host_url: str) -> None
         except Refusal as refusal:
             status, reason, linkback_id = RequestStatus.REJECTED, refusal.message, None
         except Exception:
-            logger.exception("verifying webmention %s -> %s failed", queued.source, queued.target)
+            logger.exception("verifying webmention %s -> %s failed", loggable(queued.source),
+                             loggable(queued.target))
             session.rollback()
             status, reason, linkback_id = RequestStatus.REJECTED, "internal error while verifying", None
         else:

@@ -34,6 +34,7 @@ from .. import signals
 from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
+from ..logtext import loggable
 from ..models import Kind, utcnow
 from ..state import current_state
 from .deliver import Outcome, Result, deliver_webmention, send_pingback, send_trackback
@@ -296,8 +297,8 @@ class _Drainer:
             status = values["status"]
             self.counts[status] += 1
             log = logger.info if status in (PingStatus.SENT, PingStatus.SKIPPED) else logger.warning
-            log("outbox: %s %s -> %s: %s %s", job.protocol, job.source, job.target, status,
-                values["last_error"])
+            log("outbox: %s %s -> %s: %s %s", job.protocol, loggable(job.source),
+                loggable(job.target), status, loggable(values["last_error"]))
             row = rows.get(job.id)
             if row is not None and status == PingStatus.SENT.value:
                 signals.ping_sent.send(app, ping=row)
@@ -370,7 +371,8 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
         missing = " and ".join(f"no {p.capitalize()} endpoint" for p in order)
         return Delivery(Outcome(Result.UNSUPPORTED, f"the target advertises {missing}"))
     except Exception as error:  # a bug must not lose the row: it is retried and logged
-        logger.exception("outbox: sending %s -> %s failed", job.source, job.target)
+        logger.exception("outbox: sending %s -> %s failed", loggable(job.source),
+                         loggable(job.target))
         return Delivery(Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}"))
 
 
