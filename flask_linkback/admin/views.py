@@ -38,6 +38,7 @@ TAB_ACTIONS = {
 def make_admin_blueprint(config: Mapping[str, Any]) -> Blueprint:
     bp = Blueprint("linkback_admin", __name__, url_prefix=config["LINKBACK_ADMIN_URL_PREFIX"])
     bp.before_request(_check_access)
+    bp.after_request(_deny_framing)
     bp.add_url_rule("/", "index", index)
     bp.add_url_rule("/queue/<status>", "queue", queue)
     bp.add_url_rule("/moderate", "moderate", moderate, methods=["POST"])
@@ -59,6 +60,20 @@ def _check_access() -> Any:
     if answer is not True:
         abort(403)
     return None
+
+
+def _deny_framing(response: BaseResponse) -> BaseResponse:
+    """No admin page may be shown inside another site's frame (clickjacking the moderation buttons).
+
+    Both headers: ``frame-ancestors`` for browsers that read CSP, ``X-Frame-Options`` for older
+    ones. A CSP the host already set is extended, not replaced.
+    """
+    response.headers["X-Frame-Options"] = "DENY"
+    policy = response.headers.get("Content-Security-Policy", "")
+    if "frame-ancestors" not in policy:
+        policy = "; ".join(part for part in (policy.strip().rstrip(";"), "frame-ancestors 'none'") if part)
+        response.headers["Content-Security-Policy"] = policy
+    return response
 
 
 def index() -> Any:
