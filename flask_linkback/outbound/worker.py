@@ -31,13 +31,20 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .. import signals
-from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
+from ..fetch import FetchError, FetchLimits
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
 from ..logtext import loggable
 from ..models import Kind, utcnow
 from ..state import current_state
-from .deliver import Outcome, Result, deliver_webmention, send_pingback, send_trackback
+from .deliver import (
+    PERMANENT_FETCH_ERRORS,
+    Outcome,
+    Result,
+    deliver_webmention,
+    send_pingback,
+    send_trackback,
+)
 from .discover import DiscoveryCache, TargetGone, TargetUnavailable
 from .model import DUE_STATUSES, PingStatus, Protocol
 from .outbox import runtime
@@ -351,7 +358,7 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
         except TargetUnavailable as error:
             result = Result.RATE_LIMITED if error.status == 429 else Result.TRANSIENT
             return Delivery(Outcome(result, str(error)))
-        except (AddressRefused, UnsupportedURL) as error:
+        except PERMANENT_FETCH_ERRORS as error:
             return Delivery(Outcome(Result.PERMANENT, f"the target cannot be fetched: {error}"))
         except FetchError as error:
             return Delivery(Outcome(Result.TRANSIENT, f"the target could not be fetched: {error}"))
