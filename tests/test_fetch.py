@@ -1130,3 +1130,32 @@ def test_an_endless_redirect_body_hits_the_byte_cap_when_not_following(site: Sit
 
     assert isinstance(outcome, TooLarge)
     assert elapsed < GIVE_UP_BOUND
+
+
+# --- name resolution inside the deadline -------------------------------------------------------
+
+
+def test_a_name_on_a_slow_dns_server_times_out_within_the_fetch_deadline(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The DNS server answers long after the fetch's time limit: the fetch must not wait for it.
+    answer = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def slow(host: str, port: int, *args: object, **kwargs: object) -> list:
+        if host != "slow-dns.test":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        answer.wait(5)
+        return real_getaddrinfo("127.0.0.1", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    site.route("/")(lambda h: reply(h, 200, b"late"))
+    try:
+        with pytest.raises(FetchTimeout) as error:
+            fetch(f"http://slow-dns.test:{site.port}/", FetchLimits(timeout=0.5, allow_private=True))
+    finally:
+        answer.set()
+
+    assert "resolving slow-dns.test" in str(error.value)
+    assert error.value.url == f"http://slow-dns.test:{site.port}/"
+    assert site.requests == []
