@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin
 
 from ..fetch import FetchLimits, fetch
@@ -85,18 +86,31 @@ class DiscoveryCache:
         self._max_entries = max_entries
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, Discovery]] = OrderedDict()
-        self._url_locks: dict[str, threading.Lock] = {}
+        #: url -> [lock, users]: only while someone discovers that URL, whatever it raises.
+        self._url_locks: dict[str, list[Any]] = {}
 
     def discover(self, url: str, limits: FetchLimits, ttl: float) -> Discovery:
         key = strip_fragment(url)
         with self._lock:
-            url_lock = self._url_locks.setdefault(key, threading.Lock())
-        with url_lock:
-            found = self._get(key)
-            if found is None:
-                found = discover(key, limits)
-                self._put(key, found, ttl)
-        return found
+            held = self._url_locks.setdefault(key, [threading.Lock(), 0])
+            held[1] += 1
+        try:
+            with held[0]:
+                found = self._get(key)
+                if found is None:
+                    found = discover(key, limits)
+                    self._put(key, found, ttl)
+            return found
+        finally:
+            with self._lock:
+                held[1] -= 1
+                if held[1] == 0 and self._url_locks.get(key) is held:
+                    del self._url_locks[key]
+
+    def stats(self) -> dict[str, int]:
+        """Answers cached, and URLs being discovered now (for monitoring)."""
+        with self._lock:
+            return {"entries": len(self._entries), "urls": len(self._url_locks)}
 
     def clear(self) -> None:
         with self._lock:
@@ -115,7 +129,6 @@ class DiscoveryCache:
 
     def _put(self, key: str, value: Discovery, ttl: float) -> None:
         with self._lock:
-            self._url_locks.pop(key, None)
             if ttl <= 0:
                 return
             self._entries[key] = (self.clock() + ttl, value)
