@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -300,27 +301,37 @@ def test_endpoint_refused_by_the_address_policy_is_a_permanent_failure(target_bl
     assert receiver.calls == []
 
 
+@dataclass
+class LoopingSite:
+    """A site on 127.0.0.1 whose ``/loop`` redirects to itself; ``/post`` names it as endpoint."""
+
+    server: LiveServer
+    hits: list[str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
 @pytest.fixture
-def looping_site() -> Iterator[LiveServer]:
-    """A site on 127.0.0.1 whose pages and endpoints redirect to themselves."""
+def looping_site() -> Iterator[LoopingSite]:
     app = Flask("looping_site")
-    hits: list[str] = []
+    site = LoopingSite(LiveServer(app), [])
 
     @app.route("/loop", methods=["GET", "POST"])
     def loop() -> Response:
-        hits.append(request.path)
+        site.hits.append(request.path)
         return redirect("/loop", 307)
 
     @app.route("/post")
     def post() -> Response:
-        hits.append(request.path)
+        site.hits.append(request.path)
         return Response("<!doctype html><title>A post</title><p>Hello.</p>",
                         headers={"X-Pingback": "/loop"}, mimetype="text/html")
 
-    server = LiveServer(app).start()
-    server.hits = hits  # type: ignore[attr-defined]
-    yield server
-    server.stop()
+    site.server.start()
+    yield site
+    site.server.stop()
 
 
 @pytest.mark.parametrize("where", ["target page", "pingback endpoint", "trackback url"])

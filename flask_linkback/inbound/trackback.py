@@ -15,7 +15,6 @@ from xml.sax.saxutils import escape
 
 from flask import Response, render_template, request, url_for
 
-from ..logtext import loggable
 from ..models import Kind, utcnow
 from ..settings import current_settings
 from ..state import current_state
@@ -38,7 +37,7 @@ def trackback_endpoint(post_id: str) -> Response:
         return _trackback(post_id)
     except Exception:
         # The sender gets a TrackBack answer, not a traceback; the log gets the traceback.
-        logger.exception("TrackBack to post %s failed", loggable(repr(post_id)))
+        logger.exception("TrackBack to post %r failed", post_id)  # %r escapes control characters
         return answer("internal error", 500)
 
 
