@@ -73,8 +73,12 @@ class RateLimits:
         sender = sender_key(ip)
         self._hit("ip", sender, self.per_ip, f"too many pings from {sender}")
 
-    def check_source_host(self, sender_ip: str | None, host: str) -> None:
-        """Count one ping naming a source on ``host`` against that sender's budget for it."""
+    def check_source_host(self, host: str, *, sender_ip: str | None) -> None:
+        """Count one ping naming a source on ``host`` against that sender's budget for it.
+
+        ``sender_ip`` is required: a budget per host alone is one that anybody
+        can spend for the host's genuine senders.
+        """
         self._hit("source-host", f"{sender_key(sender_ip)} {host}", self.per_source_host,
                   f"too many pings about {host}")
 

@@ -147,7 +147,7 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
         raise Refusal(Reason.ACCESS_DENIED, "linkbacks between this site's own posts are turned off")
     if local_post is None:
         # Before any fetch: a flood of pings naming one host costs us nothing.
-        state.rate_limits.check_source_host(intake.sender_ip, host_of(source))
+        state.rate_limits.check_source_host(host_of(source), sender_ip=intake.sender_ip)
 
     targets = (target, info.url)
     evidence: Evidence | None = None
