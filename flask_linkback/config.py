@@ -121,7 +121,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_WEBMENTION_WORKERS": (2, _positive_int, "a whole number > 0"),
     "LINKBACK_WEBMENTION_QUEUE": (1000, _positive_int, "a whole number > 0"),
     "LINKBACK_PREFER_WEBMENTION": (True, _bool, "True or False"),
-    # Bounded memory: the verified sources kept per process (LINKBACK_SOURCE_FETCH_WINDOW).
+    # Bounded memory (issue 9.4).
+    #: Most bytes of fetched source pages kept per process for the fetch-once window; past it the
+    #: oldest are let go.
     "LINKBACK_SOURCE_CACHE_BYTES": (16 * 1024 * 1024, _positive_int, "a number of bytes > 0"),
 }
 

@@ -34,14 +34,14 @@ def sender_key(address: str | None) -> str:
 
     An IPv4-mapped IPv6 address (``::ffff:192.0.2.1``, what a dual-stack
     socket reports) is the IPv4 address it maps; anything unparsable counts as
-    itself, and a missing address as ``"unknown"``.
+    itself (cut to 64 characters), and a missing address as ``"unknown"``.
     """
     if not address:
         return "unknown"
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(address.strip().split("%", 1)[0])
     except ValueError:
-        return address
+        return address[:64]
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
