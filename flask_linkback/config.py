@@ -156,11 +156,12 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     # Rate limits on the Pingback and TrackBack endpoints.
     #: Rate-limit POSTs to the Pingback and TrackBack endpoints.
     "LINKBACK_RATELIMIT_ENABLED": (True, _bool, "True or False"),
-    #: Limits per sender IP, in the ``limits`` notation; over them the answer is HTTP 429.
+    #: Limits per sender (an IPv4 address, or an IPv6 /64), in the ``limits`` notation; over them
+    #: the answer is HTTP 429.
     "LINKBACK_RATELIMIT_PER_IP": ("60/minute;600/hour", _rate_limits,
                                   'rate limits such as "60/minute;600/hour"'),
-    #: Limits per source host (a blog publishing a post pings every post it links to at once: allow
-    #: a burst).
+    #: Limits per sender and source host (a blog publishing a post pings every post it links to at
+    #: once: allow a burst).
     "LINKBACK_RATELIMIT_PER_SOURCE_HOST": ("30/minute;300/hour", _rate_limits,
                                            'rate limits such as "30/minute;300/hour"'),
     #: Where the rate-limit counters live (``memory://``, ``redis://...``, ``memcached://...``).
@@ -286,6 +287,10 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     #: ``app.debug`` or ``app.testing``.
     "LINKBACK_ENVIRONMENT": (None, lambda v: v is None or v in ENVIRONMENTS,
                              'None, "production", "staging", "development" or "local"'),
+    # Bounded memory (issue 9.4).
+    #: Most bytes of fetched source pages kept per process for the fetch-once window; past it the
+    #: oldest are let go.
+    "LINKBACK_SOURCE_CACHE_BYTES": (16 * 1024 * 1024, _positive_int, "a number of bytes > 0"),
 }
 
 

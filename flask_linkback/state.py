@@ -32,7 +32,9 @@ class LinkbackState:
         self.extension = extension
         self.db = db
         self.models: Models = define_models(db)
-        self.source_cache: SourceCache = SourceCache()
+        self.source_cache: SourceCache = SourceCache(
+            (config if config is not None else {})
+            .get("LINKBACK_SOURCE_CACHE_BYTES", _config.DEFAULTS["LINKBACK_SOURCE_CACHE_BYTES"][0]))
         self._default_rules: list[Rule] = list(DEFAULT_RULES)
         self.rate_limits: RateLimits = RateLimits(config if config is not None else {
             key: default for key, (default, _, _) in _config.DEFAULTS.items()})

@@ -64,6 +64,7 @@ def make_admin_blueprint(config: Mapping[str, Any]) -> Blueprint:
     bp.before_request(_check_access)
     tables.register(bp)
     bp.context_processor(_admin_context)
+    bp.after_request(_deny_framing)
     bp.add_url_rule("/", "index", index)
     bp.add_url_rule("/queue/<status>", "queue", queue)
     bp.add_url_rule("/moderate", "moderate", moderate, methods=["POST"])
@@ -94,6 +95,20 @@ def _admin_context() -> dict[str, Any]:
 
     return {"linkback_admin_tabs": TABS, "linkback_tab_labels": TAB_LABELS,
             "linkback_sending_off": sending_off_reason()}
+
+
+def _deny_framing(response: BaseResponse) -> BaseResponse:
+    """No admin page may be shown inside another site's frame (clickjacking the moderation buttons).
+
+    Both headers: ``frame-ancestors`` for browsers that read CSP, ``X-Frame-Options`` for older
+    ones. A CSP the host already set is extended, not replaced.
+    """
+    response.headers["X-Frame-Options"] = "DENY"
+    policy = response.headers.get("Content-Security-Policy", "")
+    if "frame-ancestors" not in policy:
+        policy = "; ".join(part for part in (policy.strip().rstrip(";"), "frame-ancestors 'none'") if part)
+        response.headers["Content-Security-Policy"] = policy
+    return response
 
 
 def index() -> Any:

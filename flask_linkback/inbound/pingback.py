@@ -18,6 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 from flask import Response, current_app, request
 
+from ..logtext import loggable
 from ..models import Kind, Status
 from ..state import current_state
 from ..tables import missing_tables_response
@@ -70,7 +71,7 @@ def xmlrpc_endpoint() -> Response:
         if missing is not None:
             return missing
         # The caller gets a fault, not a traceback; the log gets the traceback.
-        logger.exception("%s failed", method)
+        logger.exception("%s failed", loggable(method))
         return _fault(Reason.GENERIC, "internal error")
     return _response(xmlrpc.client.dumps((result,), methodresponse=True, encoding="utf-8"))
 

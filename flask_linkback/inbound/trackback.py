@@ -42,7 +42,7 @@ def trackback_endpoint(post_id: str) -> Response:
         if missing is not None:
             return missing
         # The sender gets a TrackBack answer, not a traceback; the log gets the traceback.
-        logger.exception("TrackBack to post %r failed", post_id)
+        logger.exception("TrackBack to post %r failed", post_id)  # %r escapes control characters
         return answer("internal error", 500)
 
 
@@ -123,7 +123,7 @@ def parse_form(body: bytes, header_charset: str | None) -> dict[str, str]:
     for encoding in encodings:
         try:
             form = {key: value.decode(encoding) for key, value in raw.items()}
-        except UnicodeDecodeError:
+        except ValueError:  # UnicodeDecodeError, or a codec's own complaint
             continue
         for key in ENTITY_FIELDS:
             if key in form:
@@ -132,13 +132,22 @@ def parse_form(body: bytes, header_charset: str | None) -> dict[str, str]:
     raise FormError(f"the ping is not valid {declared or 'UTF-8'} text")
 
 
+#: Python text codecs that are no charset a sender could mean: escape decoders that turn
+#: ``\x3c`` into markup, IDNA/punycode host-name transforms (punycode raises on most input),
+#: ``undefined`` (raises on everything) and ``charmap`` (no table: a Latin-1 in disguise).
+NOT_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined",
+                          "charmap"})
+
+
 def _codec(name: str) -> str:
+    """The Python codec for a declared charset; only real text encodings of web pages pass."""
     try:
         info = codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name with NUL in it
         raise FormError(f"unknown charset {name!r}") from None
     codec = info.name
-    if not getattr(info, "_is_text_encoding", True):  # hex, rot13, zlib ...: not charsets
+    if not getattr(info, "_is_text_encoding", True) or codec in NOT_CHARSETS:
+        # hex, rot13, zlib, unicode_escape, punycode ...: codecs, not charsets
         raise FormError(f"unknown charset {name!r}")
     if codec == "utf-7":
         raise FormError("the UTF-7 charset is not accepted")

@@ -32,13 +32,21 @@ from flask import current_app
 
 from .. import signals
 from ..environment import sending_enabled
-from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
+from ..fetch import FetchError, FetchLimits
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
+from ..logtext import loggable
 from ..models import Kind, utcnow
 from ..site import configured_site
 from ..state import current_state
-from .deliver import Outcome, Result, deliver_webmention, send_pingback, send_trackback
+from .deliver import (
+    PERMANENT_FETCH_ERRORS,
+    Outcome,
+    Result,
+    deliver_webmention,
+    send_pingback,
+    send_trackback,
+)
 from .discover import Discovery, DiscoveryCache, TargetGone, TargetUnavailable
 from .model import DUE_STATUSES, PingStatus, Protocol, SkipReason
 from .outbox import runtime
@@ -324,8 +332,8 @@ class _Drainer:
             status = values["status"]
             self.counts[status] += 1
             log = logger.info if status in (PingStatus.SENT, PingStatus.SKIPPED) else logger.warning
-            log("outbox: %s %s -> %s: %s %s", values["protocol"], job.source, job.target, status,
-                values["last_error"])
+            log("outbox: %s %s -> %s: %s %s", values["protocol"], loggable(job.source),
+                loggable(job.target), status, loggable(values["last_error"]))
             row = rows.get(job.id)
             if row is not None and status == PingStatus.SENT.value:
                 signals.ping_sent.send(app, ping=row)
@@ -396,7 +404,7 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
         except TargetUnavailable as error:
             result = Result.RATE_LIMITED if error.status == 429 else Result.TRANSIENT
             return Delivery(Outcome(result, str(error)))
-        except (AddressRefused, UnsupportedURL) as error:
+        except PERMANENT_FETCH_ERRORS as error:
             return Delivery(Outcome(Result.PERMANENT, f"the target cannot be fetched: {error}"))
         except FetchError as error:
             return Delivery(Outcome(Result.TRANSIENT, f"the target could not be fetched: {error}"))
@@ -422,7 +430,8 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
                 return _send_to(again, job, limits)
         return delivery
     except Exception as error:  # a bug must not lose the row: it is retried and logged
-        logger.exception("outbox: sending %s -> %s failed", job.source, job.target)
+        logger.exception("outbox: sending %s -> %s failed", loggable(job.source),
+                         loggable(job.target))
         return Delivery(Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}"))
 
 
