@@ -6,10 +6,10 @@ The blog runs under gunicorn (gthread, 4 workers x 8 threads) on PostgreSQL,
 with the per-IP limits off and behind a (simulated) reverse proxy, so the
 flood comes "from many addresses": every request carries an X-Forwarded-For
 address of its own. For ``--seconds`` it receives ``--pingbacks`` pingbacks/s
-whose sources hang until the fetch timeout (spread over 10 source servers,
-so over 10 source hosts), plus ``--webmentions`` webmentions/s whose sources
-answer 404. Ten seconds in, a legitimate pingback arrives from another
-address, with a source on a server of its own that answers at once.
+whose sources hang past the fetch timeout (spread over 10 source servers on
+127.0.0.1), plus ``--webmentions`` webmentions/s whose sources answer 404.
+Ten seconds in, a legitimate pingback arrives from another address, with a
+source on another host (a server on ::1) that answers at once.
 
 Printed, as ratios against figures measured in the same run:
 - the post page's p50/p95 latency unloaded and under the flood (target <= 1.5x);
@@ -17,8 +17,8 @@ Printed, as ratios against figures measured in the same run:
   (target <= 2x);
 - the blog's memory (RSS of the gunicorn master and workers) before and after.
 
-Everything talks only to 127.0.0.1: the sources are small asyncio servers in
-this process's own threads.
+Everything talks only to 127.0.0.1 and ::1: the sources are small asyncio
+servers in this process's own thread.
 """
 
 from __future__ import annotations
@@ -60,9 +60,10 @@ PAGE_TARGET = 1.5
 LEGIT_TARGET = 2.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -73,7 +74,7 @@ class Sources:
     def __init__(self, target: str, hang: float, count: int) -> None:
         self.target = target
         self.hang = hang
-        self.ports = [free_port() for _ in range(count + 1)]
+        self.ports = [free_port() for _ in range(count)] + [free_port("::1")]
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -87,8 +88,10 @@ class Sources:
         asyncio.set_event_loop(self.loop)
 
         async def main() -> None:
-            for port in self.ports:
+            for port in self.ports[:-1]:
                 await asyncio.start_server(self._handle, "127.0.0.1", port, backlog=2048)
+            # The legitimate sender's site is another host: ::1 (still this machine).
+            await asyncio.start_server(self._handle, "::1", self.ports[-1], backlog=2048)
             self.ready.set()
             await asyncio.Event().wait()
 
@@ -279,7 +282,7 @@ def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Pop
                 pool.submit(webmention, sources.url(n % HANG_SERVERS, f"/gone/{n}"), next(addresses))
             if tick == 100 or (legit_sent is None and tick == ticks // 3):
                 legit_sent = time.monotonic()
-                pool.submit(pingback, f"http://127.0.0.1:{sources.legit_port}/legit", "192.0.2.1")
+                pool.submit(pingback, f"http://[::1]:{sources.legit_port}/legit", "192.0.2.1")
         stop.set()
         flooded = measured.result()
         engine = sqlalchemy.create_engine(database)

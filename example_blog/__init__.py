@@ -56,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
     app.cli.add_command(views.seed_command)
+    app.add_template_global(linkback.sending_enabled, "linkback_sending_enabled")
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -46,6 +47,22 @@ def inject_admin():
     return {"is_admin": admin, "pending_linkbacks": linkback.pending_count() if admin else 0}
 
 
+def safe_next(target: str) -> str | None:
+    r"""``target`` if it is a path on this site to return to after logging in, else None.
+
+    Browsers drop tabs and newlines from URLs and read ``\`` as ``/``, so
+    ``/\t/evil.example/`` and ``/\evil.example/`` both go to
+    ``//evil.example/``: any such character refuses the URL outright. What is
+    left must parse as a bare path (no scheme, no host) starting with one "/".
+    """
+    if not target or "\\" in target or not target.isprintable() or target != target.strip():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None  # "///host" parses as an empty netloc and the path "/host"
+    return target
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
@@ -56,9 +73,7 @@ def login():
         if good_user and good_password:
             session.clear()
             session["admin"] = True
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//")
-                            else url_for("admin.dashboard"))
+            return redirect(safe_next(request.args.get("next", "")) or url_for("admin.dashboard"))
         flash("Wrong user or password.")
     return render_template("login.html", form=form)
 
@@ -103,6 +118,24 @@ def edit(post_id: int | None = None):
     received = linkback.received_for(post) if post.id else []
     return render_template("editor.html", form=form, post=post, outgoing=outgoing, received=received,
                            delete_form=ActionForm(), now_utc=utcnow())
+
+
+@bp.route("/posts/<int:post_id>/check", methods=["POST"])
+@admin_required
+def check_link(post_id: int):
+    """Run discovery on one of the post's ping targets now and show what it offers."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    post = db.session.get(Post, post_id)
+    if post is None:
+        abort(404)
+    outgoing = linkback.outgoing_for(post)
+    url = request.form.get("url", "")
+    if url not in {ping.target_url for ping in outgoing}:
+        abort(404)  # only the post's own links: the editor is not a general fetcher
+    form = PostForm(obj=post)
+    return render_template("editor.html", form=form, post=post, outgoing=outgoing,
+                           delete_form=ActionForm(), checked=linkback.check_link(url))
 
 
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])

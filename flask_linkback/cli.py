@@ -6,21 +6,41 @@ import signal
 import threading
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import click
 import sqlalchemy as sa
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
+from .environment import sending_off_reason
 from .models import Status, utcnow
 from .outbound import scheduler
 from .outbound.model import PingStatus
 from .outbound.worker import drain
 from .state import current_state
+from .tables import MISSING_TABLES, TABLE_ERRORS, missing_tables
 from .urls import is_http_url
 from .wordpress_import import WXRError, import_wordpress
 
-linkback_cli = AppGroup("linkback", help="Pingback, TrackBack and Webmention tools.")
+
+class _LinkbackGroup(AppGroup):
+    """``flask linkback``: a command run before the tables exist says so, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TABLE_ERRORS:
+            app = ctx.ensure_object(ScriptInfo).load_app()
+            with app.app_context():
+                missing = missing_tables(app.extensions["linkback"])
+            if missing:
+                raise click.ClickException(f"{MISSING_TABLES} (missing: {', '.join(missing)})"
+                                           ) from None
+            raise
+
+
+linkback_cli = _LinkbackGroup("linkback", help="Pingback, TrackBack and Webmention tools.")
 
 
 @linkback_cli.command("list")
@@ -99,6 +119,10 @@ def import_wordpress_command(export: str, dry_run: bool, site_url: str | None,
 @linkback_cli.command("send")
 def send_command() -> None:
     """Send every due outgoing ping once, then exit."""
+    off = sending_off_reason()
+    if off:
+        click.echo(off)
+
     def progress(counts: Counter[str]) -> None:
         line = ", ".join(f"{counts[s]} {s}" for s in ("sent", "failed", "skipped", "retry"))
         click.echo(f"\r{sum(counts.values())} done: {line}", nl=False)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from limits import parse_many
 
 from . import __about__
+from .environment import ENVIRONMENTS
 
 
 def _positive_number(value: Any) -> bool:
@@ -70,6 +71,10 @@ def _rate_limits(value: Any) -> bool:
 
 def _storage_uri(value: Any) -> bool:
     return isinstance(value, str) and "://" in value
+
+
+def _optional_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)
 
 
 #: key -> (default, check, what a valid value looks like)
@@ -150,11 +155,12 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     # Rate limits on the Pingback and TrackBack endpoints.
     #: Rate-limit POSTs to the Pingback and TrackBack endpoints.
     "LINKBACK_RATELIMIT_ENABLED": (True, _bool, "True or False"),
-    #: Limits per sender IP, in the ``limits`` notation; over them the answer is HTTP 429.
+    #: Limits per sender (an IPv4 address, or an IPv6 /64), in the ``limits`` notation; over them
+    #: the answer is HTTP 429.
     "LINKBACK_RATELIMIT_PER_IP": ("60/minute;600/hour", _rate_limits,
                                   'rate limits such as "60/minute;600/hour"'),
-    #: Limits per source host (a blog publishing a post pings every post it links to at once: allow
-    #: a burst).
+    #: Limits per sender and source host (a blog publishing a post pings every post it links to at
+    #: once: allow a burst).
     "LINKBACK_RATELIMIT_PER_SOURCE_HOST": ("30/minute;300/hour", _rate_limits,
                                            'rate limits such as "30/minute;300/hour"'),
     #: Where the rate-limit counters live (``memory://``, ``redis://...``, ``memcached://...``).
@@ -245,6 +251,45 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_CLOSE_TRACKBACKS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
     #: Default days after which a post takes no more webmentions (0: never).
     "LINKBACK_CLOSE_WEBMENTIONS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
+    # The blog owner's side (issue 12): absolute URLs, e-mail, refusal log, feeds, environment.
+    #: Default of the "e-mail me" Discussion setting: mail the owner when a linkback is held or
+    #: approved on arrival (sent by the worker, never in a request).
+    "LINKBACK_MAIL_NOTIFY": (False, _bool, "True or False"),
+    #: SMTP server that notifications go through.
+    "LINKBACK_MAIL_SERVER": ("localhost", _str, "a host name"),
+    #: SMTP port.
+    "LINKBACK_MAIL_PORT": (25, _positive_int, "a port number"),
+    #: Use STARTTLS on the SMTP connection.
+    "LINKBACK_MAIL_USE_TLS": (False, _bool, "True or False"),
+    #: Connect to the SMTP server over TLS from the start.
+    "LINKBACK_MAIL_USE_SSL": (False, _bool, "True or False"),
+    #: SMTP user name, if the server wants one.
+    "LINKBACK_MAIL_USERNAME": (None, _optional_str, "None or a string"),
+    #: SMTP password, if the server wants one.
+    "LINKBACK_MAIL_PASSWORD": (None, _optional_str, "None or a string"),
+    #: The From address of notifications.
+    "LINKBACK_MAIL_SENDER": ("", lambda v: isinstance(v, str), "an e-mail address"),
+    #: Who gets notifications.
+    "LINKBACK_MAIL_RECIPIENTS": ((), _hosts, "a list of e-mail addresses"),
+    #: Time limit for one SMTP conversation.
+    "LINKBACK_MAIL_TIMEOUT": (10.0, _positive_number, "a number of seconds > 0"),
+    #: Attempts before a notification that keeps failing is given up.
+    "LINKBACK_MAIL_MAX_ATTEMPTS": (5, _positive_int, "a whole number > 0"),
+    #: Most recent refused pings kept for the admin's refusal log (0: none).
+    "LINKBACK_REFUSAL_LOG_SIZE": (1000, _non_negative_int, "a whole number >= 0 (0: no log)"),
+    #: URL path of the Atom feeds of approved linkbacks (``<path>/feed.atom`` for the site,
+    #: ``<path>/<post_id>/feed.atom`` per post).
+    "LINKBACK_FEED_URL": ("/linkbacks", _url_path, "a URL path starting with /"),
+    #: Entries in a feed.
+    "LINKBACK_FEED_ENTRIES": (50, _positive_int, "a whole number > 0"),
+    #: Where this copy runs: only ``"production"`` pings other sites. ``None``: production unless
+    #: ``app.debug`` or ``app.testing``.
+    "LINKBACK_ENVIRONMENT": (None, lambda v: v is None or v in ENVIRONMENTS,
+                             'None, "production", "staging", "development" or "local"'),
+    # Bounded memory (issue 9.4).
+    #: Most bytes of fetched source pages kept per process for the fetch-once window; past it the
+    #: oldest are let go.
+    "LINKBACK_SOURCE_CACHE_BYTES": (16 * 1024 * 1024, _positive_int, "a number of bytes > 0"),
 }
 
 
@@ -259,3 +304,10 @@ def validate(config: Mapping[str, Any]) -> None:
         value = config[key]
         if not check(value):
             raise ValueError(f"{key} must be {expected}, got {value!r}")
+    if config["LINKBACK_MAIL_USE_TLS"] and config["LINKBACK_MAIL_USE_SSL"]:
+        raise ValueError("LINKBACK_MAIL_USE_TLS (STARTTLS) and LINKBACK_MAIL_USE_SSL (SMTPS) "
+                         "exclude each other: set one")
+    if config["LINKBACK_ACCEPT_WEBMENTIONS"] and not config.get("SECRET_KEY"):
+        raise ValueError(
+            "flask-linkback signs webmention status URLs with the app's SECRET_KEY, and it is "
+            "not set: set SECRET_KEY before init_app, or LINKBACK_ACCEPT_WEBMENTIONS = False")

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g
 
 from . import config as _config
-from . import signals
+from . import environment, owner, signals
 from .admin import make_admin_blueprint
 from .admin.views import pending_count, received_for
 from .cli import linkback_cli
@@ -22,6 +22,7 @@ from .inbound.rules import DEFAULT_RULES
 from .inbound.verify import SourceCache
 from .models import Models, Status, define_models
 from .outbound import outbox, scheduler
+from .outbound.check import check_link
 from .outbound.worker import drain
 from .presentation import linkbacks_for
 from .settings import current_settings
@@ -64,7 +65,8 @@ class Linkback:
             logger.warning("flask-linkback: %s; until then every incoming ping is refused",
                            SiteNotConfigured())
         app.extensions["linkback"] = LinkbackState(
-            self, db, source_cache=SourceCache(), rate_limits=RateLimits(app.config),
+            self, db, source_cache=SourceCache(app.config["LINKBACK_SOURCE_CACHE_BYTES"]),
+            rate_limits=RateLimits(app.config),
             inbound=InboundRunner(), default_rules=DEFAULT_RULES, outbox=outbox.OutboxRuntime())
         blueprint = make_blueprint(app.config)
         app.register_blueprint(blueprint)
@@ -74,6 +76,7 @@ class Linkback:
         if csrf is not None:
             csrf.exempt(blueprint)
         app.add_template_global(linkbacks_for, "linkbacks_for")
+        owner.init_app(app, db)
         app.register_blueprint(make_admin_blueprint(app.config))
         app.after_request(_advertise_header)
         app.cli.add_command(linkback_cli)
@@ -178,6 +181,15 @@ class Linkback:
     def send_pending(self, *, now: datetime | None = None) -> dict[str, int]:
         """Send every due ping now, in this thread's app context; counts per final status."""
         return dict(drain(now=now))
+
+    def check_link(self, url: str) -> Any:
+        """Fetch ``url`` now and say what it offers (Webmention, Pingback, TrackBack): a
+        :class:`~flask_linkback.outbound.check.LinkCheck`. For the editor's "check this link"."""
+        return check_link(url)
+
+    def sending_enabled(self) -> bool:
+        """May this site ping other sites? Only in production (see ``LINKBACK_ENVIRONMENT``)."""
+        return environment.sending_enabled()
 
     def start_scheduler(self, app: Flask) -> None:
         """Start the background outbox scheduler for ``app`` in this process (idempotent)."""

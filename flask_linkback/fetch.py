@@ -1,7 +1,7 @@
 """The one safe HTTP fetcher every remote request goes through.
 
 A linkback endpoint makes the server fetch URLs that strangers name, so each
-fetch is bounded: a total time limit, a byte cap, a redirect cap, and no
+fetch is bounded: a total time limit (name resolution included), a byte cap, a redirect cap, and no
 connection to private, loopback, link-local or otherwise non-public addresses
 unless ``allow_private`` is set. The address check runs on the resolved IP of
 every connection, including each redirect hop, and the socket connects to the
@@ -19,6 +19,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
@@ -455,6 +457,64 @@ class _Deadlines:
 _DEADLINES = _Deadlines()
 
 
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
+
+
+class _Resolver:
+    """Name resolution inside the fetch's deadline.
+
+    ``getaddrinfo`` blocks for as long as the DNS servers take (the system
+    resolver retries for 10 s and more) and cannot be interrupted, so it runs
+    on a small shared pool and the fetch waits for it only until its deadline:
+    a name on a slow DNS server costs a fetch its time limit, not a thread for
+    as long as the server likes. The pool is bounded, and so is each wait.
+    """
+
+    THREADS = 16
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # pool threads do not survive a fork
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def resolve(self, host: str, port: int) -> list[AddrInfo]:
+        watchdog = _WATCHDOG.get()
+        if watchdog is None or _is_ip_literal(host):  # no deadline to keep, or no DNS to ask
+            return _getaddrinfo(host, port)
+        remaining = watchdog.deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchTimeout("time limit reached")
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.THREADS, thread_name_prefix="linkback-resolve")
+            pool = self._pool
+        future = pool.submit(_getaddrinfo, host, port)
+        try:
+            return future.result(timeout=remaining)
+        except FutureTimeout:
+            future.cancel()  # still queued: never run it
+            raise FetchTimeout(f"resolving {host} took longer than the time limit") from None
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _getaddrinfo(host: str, port: int) -> list[AddrInfo]:
+    # socket.getaddrinfo looked up at each call, so a test can stand in for DNS.
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+_RESOLVER = _Resolver()
+
+
 class _PolicyConnectionMixin:
     """Resolve the host ourselves, refuse what the policy forbids, connect to a vetted address."""
 
@@ -468,13 +528,13 @@ class _PolicyConnectionMixin:
     def _new_conn(self) -> socket.socket:
         host = self._dns_host  # type: ignore[attr-defined]
         try:
-            infos = socket.getaddrinfo(host, self.port, type=socket.SOCK_STREAM)
+            infos = _RESOLVER.resolve(host, self.port)
         except (socket.gaierror, UnicodeError) as error:
             raise NameResolutionError(self.host, self, error) from error  # type: ignore[arg-type]
         allowed = [info for info in infos if address_allowed(info[4][0].split("%", 1)[0], self.allow_private)]
         if not allowed:
-            addresses = ", ".join(sorted({info[4][0] for info in infos}))
-            raise AddressRefused(f"{self.host} resolves to a non-public address ({addresses}); refused")
+            # Which addresses a name resolves to is this network's business, not the sender's.
+            raise AddressRefused(f"{self.host} is not a public address; refused")
         watchdog = _WATCHDOG.get()
         if watchdog is not None:
             watchdog.watch(self)  # type: ignore[arg-type]

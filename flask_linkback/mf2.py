@@ -21,6 +21,7 @@ import nh3
 from markupsafe import escape
 
 from .html import Document, collapse_ws, ellipsize
+from .logtext import loggable
 from .urls import is_http_url, normalize_url, strip_fragment
 
 __all__ = ["MENTION_TYPES", "Entry", "clean_html", "read_entry"]
@@ -83,7 +84,7 @@ def read_entry(document: Document, targets: Iterable[str]) -> Entry | None:
         html = lxml.html.tostring(document.root, encoding="unicode")
         parsed = mf2py.parse(doc=html, url=document.url or None, html_parser="lxml")
     except Exception:  # a parser crash on a hostile page is "no mf2", never a failed ping
-        logger.warning("could not read microformats from %s", document.url, exc_info=True)
+        logger.warning("could not read microformats from %s", loggable(document.url), exc_info=True)
         return None
     entries = list(_entries(parsed.get("items", [])))
     if not entries:

@@ -55,6 +55,8 @@ class DiscussionSettings:
     close_trackbacks_after_days: int = 0
     #: The same for webmentions.
     close_webmentions_after_days: int = 0
+    #: E-mail the owner when a linkback is held for moderation or approved on arrival.
+    notify_by_email: bool = False
 
 
 #: setting -> the config key its default comes from (None: computed in settings_defaults).
@@ -75,6 +77,7 @@ CONFIG_KEYS: dict[str, str | None] = {
     "close_pingbacks_after_days": "LINKBACK_CLOSE_PINGBACKS_AFTER_DAYS",
     "close_trackbacks_after_days": "LINKBACK_CLOSE_TRACKBACKS_AFTER_DAYS",
     "close_webmentions_after_days": "LINKBACK_CLOSE_WEBMENTIONS_AFTER_DAYS",
+    "notify_by_email": "LINKBACK_MAIL_NOTIFY",
 }
 NAMES = tuple(f.name for f in fields(DiscussionSettings))
 

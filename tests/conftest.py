@@ -126,6 +126,8 @@ def app_config(database: Database, blog_server: LiveServer) -> dict[str, Any]:
         # Tests serve sources on 127.0.0.1; the refusal path is tested with this off.
         "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
         "LINKBACK_FETCH_TIMEOUT": 2.0,
+        # A testing app sends no pings to other sites unless told it is the live one.
+        "LINKBACK_ENVIRONMENT": "production",
     }
 
 
@@ -196,6 +198,7 @@ def other_blog_factory(tmp_path: Any) -> Iterator[Callable[..., Blog]]:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'{name}.sqlite3'}",
             "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
             "LINKBACK_SCHEDULER": False,
+            "LINKBACK_ENVIRONMENT": "production",
             **config,
         })
         with app.app_context():

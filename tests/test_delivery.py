@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from conftest import LiveServer
+from flask import Flask, Response, redirect, request
 from outbound_helpers import drain, links, outbox, publish
 from target_blogs import fault, http, trackback_error
 
+from flask_linkback.fetch import FetchLimits
 from flask_linkback.models import utcnow
+from flask_linkback.outbound.deliver import Result, deliver_webmention, send_pingback
 
 
 def test_trackback_sends_exactly_the_form_fields_wordpress_reads(blog, target_blogs):
@@ -264,3 +270,110 @@ def test_ping_signals_carry_the_outbox_row(blog, target_blogs):
             ping_failed.connected_to(lambda app, ping: seen.append(("failed", ping.target_url))):
         drain(blog)
     assert sorted(seen) == [("failed", failing), ("sent", working)]
+
+
+# --- failures no retry can mend ------------------------------------------------------------------
+
+LOOPBACK_SPELLINGS = ["127.0.0.1", "127.1", "localhost", "[::1]"]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+def test_trackback_url_refused_by_the_address_policy_fails_at_once(app_config, request, target_blogs,
+                                                                    host):
+    app_config["LINKBACK_ALLOW_PRIVATE_ADDRESSES"] = False
+    blog = request.getfixturevalue("blog")
+    receiver = target_blogs()
+    tb_url = f"http://{host}:{receiver.server.port}/trackback/7"
+    blog.add_post("news", trackback_to=tb_url)
+    publish(blog, "news")
+
+    assert drain(blog) == {"failed": 1}
+    assert drain(blog, now=utcnow() + timedelta(days=2)) == {}
+    row = outbox(blog, "news")[tb_url]
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "not a public address; refused" in row.last_error
+    assert receiver.calls == []
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+def test_target_refused_by_the_address_policy_fails_at_once(app_config, request, target_blogs, host):
+    app_config["LINKBACK_ALLOW_PRIVATE_ADDRESSES"] = False
+    blog = request.getfixturevalue("blog")
+    receiver = target_blogs()
+    receiver.post("/a")
+    url = f"http://{host}:{receiver.server.port}/a"
+    blog.add_post("news", body=links(url))
+    publish(blog, "news")
+
+    assert drain(blog) == {"failed": 1}
+    assert drain(blog, now=utcnow() + timedelta(days=2)) == {}
+    row = outbox(blog, "news")[url]
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "not a public address; refused" in row.last_error
+    assert receiver.page_hits == {} and receiver.calls == []
+
+
+@pytest.mark.parametrize("send", [send_pingback, deliver_webmention], ids=["pingback", "webmention"])
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+def test_endpoint_refused_by_the_address_policy_is_a_permanent_failure(target_blogs, send, host):
+    # A public page may advertise an endpoint on a private address: the ping is refused for good.
+    receiver = target_blogs()
+    endpoint = f"http://{host}:{receiver.server.port}/xmlrpc"
+
+    outcome = send(endpoint, "https://blog.example/news", "https://other.example/a",
+                   FetchLimits(allow_private=False))
+
+    assert outcome.result == Result.PERMANENT
+    assert "not a public address; refused" in outcome.message
+    assert receiver.calls == []
+
+
+@dataclass
+class LoopingSite:
+    """A site on 127.0.0.1 whose ``/loop`` redirects to itself; ``/post`` names it as endpoint."""
+
+    server: LiveServer
+    hits: list[str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def looping_site() -> Iterator[LoopingSite]:
+    app = Flask("looping_site")
+    site = LoopingSite(LiveServer(app), [])
+
+    @app.route("/loop", methods=["GET", "POST"])
+    def loop() -> Response:
+        site.hits.append(request.path)
+        return redirect("/loop", 307)
+
+    @app.route("/post")
+    def post() -> Response:
+        site.hits.append(request.path)
+        return Response("<!doctype html><title>A post</title><p>Hello.</p>",
+                        headers={"X-Pingback": "/loop"}, mimetype="text/html")
+
+    site.server.start()
+    yield site
+    site.server.stop()
+
+
+@pytest.mark.parametrize("where", ["target page", "pingback endpoint", "trackback url"])
+def test_a_redirect_loop_is_a_permanent_failure(blog, looping_site, where):
+    if where == "trackback url":
+        url = looping_site.url + "/loop"
+        blog.add_post("news", trackback_to=url)
+    else:
+        url = looping_site.url + ("/loop" if where == "target page" else "/post")
+        blog.add_post("news", body=links(url))
+    publish(blog, "news")
+
+    assert drain(blog) == {"failed": 1}
+    assert drain(blog, now=utcnow() + timedelta(days=2)) == {}
+    row = outbox(blog, "news")[url]
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "more than 5 redirects" in row.last_error
+    assert looping_site.hits.count("/loop") == 6  # the first request and five redirects, once

@@ -102,3 +102,12 @@ def test_private_targets_are_refused_without_the_development_setting(app_config,
     assert drain(blog) == {"failed": 1}
     assert "cannot be fetched" in outbox(blog, "news")[url].last_error
     assert target.page_hits == {} and target.calls == []
+
+
+def test_cache_keeps_nothing_per_url_after_failed_discoveries(source_site):
+    cache = DiscoveryCache()
+    for n in range(20):
+        with pytest.raises((TargetGone, TargetUnavailable)):
+            cache.discover(source_site.page(f"/bad-{n}", "", status=410 if n % 2 else 503), LIMITS, ttl=60)
+
+    assert cache.stats() == {"entries": 0, "urls": 0}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import xmlrpc.client
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 import requests
 from defusedxml import ElementTree
+
+from flask_linkback.logtext import loggable
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -162,7 +165,9 @@ def test_source_on_a_loopback_spelling_is_refused_when_private_addresses_are_off
         xmlrpc.client.ServerProxy(blog.url + "/xmlrpc").pingback.ping(source, blog.post_url("open"))
 
     assert info.value.faultCode == 49
-    assert "non-public address" in info.value.faultString
+    assert "not a public address; refused" in info.value.faultString
+    if host not in ("127.0.0.1", "[::1]"):  # how the name resolved is not the sender's to know
+        assert "127.0.0.1" not in info.value.faultString and "::1" not in info.value.faultString
     assert source_site.hits("/s") == 0
     assert blog.linkbacks() == []
 
@@ -179,7 +184,7 @@ def test_trackback_from_a_loopback_source_is_refused_when_private_addresses_are_
 
     answer = ElementTree.fromstring(response.content)
     assert answer.findtext("error") == "1"
-    assert "non-public" in answer.findtext("message")
+    assert "not a public address; refused" in answer.findtext("message")
     assert source_site.hits("/s") == 0
     assert blog.linkbacks() == []
 
@@ -205,3 +210,43 @@ def test_trackback_with_non_http_url_is_refused(blog, url):
     assert answer.findtext("error") == "1"
     assert answer.findtext("message")
     assert blog.linkbacks() == []
+
+
+FORGED_LINE = "INFO flask_linkback: pingback stored: http://evil.example/ -> /posts/open as approved"
+
+
+@pytest.mark.parametrize("protocol", ["pingback", "trackback"])
+def test_a_newline_in_a_refused_source_url_does_not_forge_a_log_line(blog, caplog, protocol):
+    post = blog.add_post("open")
+    source = f"http://127.0.0.1:9/a\n{FORGED_LINE}\u2028{FORGED_LINE}"
+    client = blog.app.test_client()
+
+    with caplog.at_level(logging.INFO, logger="flask_linkback"):
+        if protocol == "pingback":
+            call = xmlrpc.client.dumps((source, blog.post_url("open")), "pingback.ping")
+            response = client.post("/xmlrpc", data=call.encode("utf-8"), content_type="text/xml")
+            with pytest.raises(xmlrpc.client.Fault) as info:
+                xmlrpc.client.loads(response.data)
+            assert info.value.faultCode == 16
+        else:
+            response = client.post(f"/trackback/{post.id}", data={"url": source})
+            assert ElementTree.fromstring(response.data).findtext("error") == "1"
+
+    lines = [record.getMessage() for record in caplog.records if record.name == "flask_linkback"]
+    refused = [line for line in lines if "refused" in line]
+    assert len(refused) == 1
+    assert f"/a\\n{FORGED_LINE}\\u2028{FORGED_LINE}" in refused[0]
+    assert not any(separator in line for line in lines for separator in ("\n", "\r", "\u2028"))
+    assert blog.linkbacks() == []
+
+
+@pytest.mark.parametrize("text, logged", [
+    ("http://a.example/\r\nforged", "http://a.example/\\r\\nforged"),
+    ("tab\there", "tab\\there"),
+    ("\x1b[31mred", "\\x1b[31mred"),
+    ("next\x85line\u2029para", "next\\x85line\\u2029para"),
+    ("a literal \\n stays apart", "a literal \\\\n stays apart"),
+    ("Café ☕", "Café ☕"),
+])
+def test_remote_text_is_escaped_for_log_lines(text, logged):
+    assert loggable(text) == logged

@@ -26,17 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 #: Lowest first. Names are relative to the package ("" is its ``__init__``).
 LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["__about__", "config", "urls", "signals", "host", "html", "mf2", "fetch", "site",
-              "models"]),
+              "models", "owner_models", "logtext", "environment", "site_url"]),
     ("state", ["state"]),
     ("services", ["settings", "inbound", "inbound.model", "inbound.refusal", "inbound.body",
                   "inbound.rules", "inbound.verify", "inbound.ratelimit", "outbound",
                   "outbound.model", "outbound.webmention", "outbound.discover",
-                  "outbound.deliver"]),
+                  "outbound.deliver", "outbound.check", "tables", "refusals", "notify"]),
     ("pipelines", ["inbound.receive", "inbound.queue", "outbound.outbox", "outbound.worker",
                    "outbound.scheduler", "presentation", "wordpress_import"]),
     ("endpoints", ["inbound.pingback", "inbound.trackback", "inbound.webmention",
-                   "inbound.blueprint", "admin", "admin.forms", "admin.views"]),
-    ("wiring", ["cli", "extension", "webmention_discovery"]),
+                   "inbound.blueprint", "admin", "admin.forms", "admin.views",
+                   "admin.owner_views", "feeds"]),
+    ("wiring", ["owner", "cli", "extension", "webmention_discovery"]),
     ("public", [""]),
 ]
 

@@ -296,3 +296,28 @@ def test_older_pages_continue_where_the_last_one_ended_without_gaps(app_config, 
 
     assert len(seen) == ROWS
     assert seen == sorted(seen, reverse=True)  # newest first; ties broken by id
+
+
+def test_every_admin_page_refuses_to_be_framed(blog, source_site):
+    rows = three_pings(blog, source_site)
+    client = admin_client(blog)
+    token = page(client, f"{QUEUE}/pending").xpath("//input[@name='csrf_token']/@value")[0]
+
+    answers = {
+        "index": client.get("/linkback-admin/"),
+        **{tab: client.get(f"{QUEUE}/{tab}") for tab in ("pending", "approved", "spam")},
+        "settings": client.get("/linkback-admin/settings"),
+        "unknown tab": client.get(f"{QUEUE}/trash"),
+        "moderate": client.post(MODERATE, data={"csrf_token": token, "action": "spam",
+                                                "ids": [str(rows[0].id)]}),
+        "anonymous": anonymous_client(blog).get(f"{QUEUE}/pending"),
+    }
+
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "index": 302, "pending": 200, "approved": 200, "spam": 200, "settings": 200,
+        "unknown tab": 404, "moderate": 302, "anonymous": 302}
+    for name, answer in answers.items():
+        assert answer.headers.get("X-Frame-Options") == "DENY", name
+        assert "frame-ancestors 'none'" in answer.headers.get("Content-Security-Policy", ""), name
+    # The host's own pages are the host's business.
+    assert "X-Frame-Options" not in requests.get(blog.post_url("post-0"), timeout=10).headers

@@ -10,6 +10,7 @@ import requests
 from admin_support import ping
 
 from example_blog import create_app
+from flask_linkback.inbound.ratelimit import sender_key
 
 
 def configure(request: pytest.FixtureRequest, app_config: dict[str, Any], **config: Any) -> Any:
@@ -107,3 +108,92 @@ def test_rate_limits_can_be_turned_off(app_config, request, source_site):
 def test_a_wrong_rate_limit_setting_fails_at_start_naming_the_key(key, value):
     with pytest.raises(ValueError, match=key):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", key: value})
+
+
+def _xmlrpc_ping(blog: Any, source: str, target: str, sender: str) -> Any:
+    """A pingback through the real endpoint, as if sent from ``sender``."""
+    client = blog.app.test_client()
+    body = xmlrpc.client.dumps((source, target), "pingback.ping", encoding="utf-8")
+    return client.post("/xmlrpc", data=body.encode("utf-8"), content_type="text/xml",
+                       environ_base={"REMOTE_ADDR": sender})
+
+
+def _fault_code(response: Any) -> int | None:
+    try:
+        xmlrpc.client.loads(response.data)
+    except xmlrpc.client.Fault as fault:
+        return fault.faultCode
+    return None
+
+
+def test_forged_pings_naming_a_host_do_not_spend_its_genuine_senders_budget(blog, source_site):
+    # Default limits: 30/minute per source host. A third party names the victim's host
+    # in 30 forged pingbacks (pages that do not link here).
+    blog.add_post("target")
+    target = blog.post_url("target")
+    forged = source_site.page("/unrelated", "<!doctype html><title>x</title><p>No link here.</p>")
+    faults = [_fault_code(_xmlrpc_ping(blog, forged, target, "198.51.100.7")) for _ in range(30)]
+
+    genuine = _xmlrpc_ping(blog, source_site.linking_page("/reply", target), target, "203.0.113.9")
+
+    assert faults == [17] * 30
+    assert genuine.status_code == 200 and _fault_code(genuine) is None
+    rows = blog.linkbacks()
+    assert [(row.source_url, row.sender_ip) for row in rows] == [(f"{source_site.url}/reply",
+                                                                  "203.0.113.9")]
+
+
+def test_one_sender_past_its_budget_for_a_source_host_still_gets_429(app_config, request, source_site):
+    blog = configure(request, app_config, LINKBACK_RATELIMIT_PER_SOURCE_HOST="2/minute")
+    for n in range(3):
+        blog.add_post(f"p{n}")
+    pages = [source_site.linking_page(f"/r{n}", blog.post_url(f"p{n}")) for n in range(3)]
+
+    answers = [_xmlrpc_ping(blog, pages[n], blog.post_url(f"p{n}"), "198.51.100.7") for n in range(3)]
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert source_site.hits("/r2") == 0
+    assert len(blog.linkbacks()) == 2
+
+
+def test_ipv6_senders_are_limited_per_64_network(app_config, request, source_site):
+    blog = configure(request, app_config, LINKBACK_RATELIMIT_PER_IP="3/minute")
+    for n in range(5):
+        blog.add_post(f"p{n}")
+    pages = [source_site.linking_page(f"/r{n}", blog.post_url(f"p{n}")) for n in range(5)]
+    one_network = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3", "2001:db8:1:2::4"]
+
+    answers = [_xmlrpc_ping(blog, pages[n], blog.post_url(f"p{n}"), sender)
+               for n, sender in enumerate(one_network)]
+    neighbour = _xmlrpc_ping(blog, pages[4], blog.post_url("p4"), "2001:db8:1:3::1")
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert b"too many pings from 2001:db8:1:2::/64" in answers[3].data
+    assert neighbour.status_code == 200 and _fault_code(neighbour) is None
+    assert sorted(row.source_url for row in blog.linkbacks()) == sorted(pages[:3] + pages[4:])
+
+
+def test_an_ipv4_mapped_address_shares_its_ipv4_budget(app_config, request, source_site):
+    blog = configure(request, app_config, LINKBACK_RATELIMIT_PER_IP="1/minute")
+    for n in range(2):
+        blog.add_post(f"p{n}")
+    pages = [source_site.linking_page(f"/r{n}", blog.post_url(f"p{n}")) for n in range(2)]
+
+    first = _xmlrpc_ping(blog, pages[0], blog.post_url("p0"), "192.0.2.10")
+    mapped = _xmlrpc_ping(blog, pages[1], blog.post_url("p1"), "::ffff:192.0.2.10")
+
+    assert (first.status_code, mapped.status_code) == (200, 429)
+    assert [row.source_url for row in blog.linkbacks()] == [pages[0]]
+
+
+@pytest.mark.parametrize("address, key", [
+    ("192.0.2.10", "192.0.2.10"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:DB8:1:2::", "2001:db8:1:2::/64"),
+    ("fe80::1%eth0", "fe80::/64"),
+    ("::ffff:192.0.2.10", "192.0.2.10"),
+    (None, "unknown"),
+    ("not an address", "not an address"),
+])
+def test_sender_key(address, key):
+    assert sender_key(address) == key

@@ -291,6 +291,15 @@ BAD_CHARSETS = [
     pytest.param("rot13", "header", id="rot13-codec"),
     pytest.param("base64", "field", id="base64-codec"),
     pytest.param("zlib", "field", id="zlib-codec"),
+    # Text codecs that are no charset: each was accepted (or answered HTTP 500).
+    pytest.param("unicode_escape", "header", id="unicode-escape-codec"),
+    pytest.param("raw_unicode_escape", "field", id="raw-unicode-escape-codec"),
+    pytest.param("punycode", "header", id="punycode-codec"),
+    pytest.param("punycode", "field", id="punycode-in-field"),
+    pytest.param("idna", "header", id="idna-codec"),
+    pytest.param("undefined", "field", id="undefined-codec"),
+    pytest.param("charmap", "header", id="charmap-codec"),
+    pytest.param("utf-8\x00", "field", id="nul-in-name"),
 ]
 
 

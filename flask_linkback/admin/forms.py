@@ -103,6 +103,8 @@ class SettingsForm(FlaskForm):
                              "IP addresses are marked spam; one per line")
     blocked_words = WordList("Blocked words: a linkback whose source contains one of these is "
                              "marked spam; one per line")
+    notify_by_email = BooleanField("E-mail me whenever a linkback is held for moderation or "
+                                   "approved on arrival")
     trusted_hosts = HostList("Trusted sites: linkbacks from these hosts are approved at once; "
                              "one per line")
     held_words = WordList("Hold for moderation: a linkback whose source contains one of these "

@@ -29,12 +29,14 @@ from flask import (
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import signals
+from .. import signals, tables
+from ..environment import sending_off_reason
 from ..host import HostNotConfigured
 from ..models import Kind, Status, utcnow
 from ..settings import current_settings, save_settings, trust_host
 from ..state import current_state
 from .forms import ACTIONS, EmptyForm, ModerateForm, SettingsForm
+from .owner_views import add_owner_routes
 
 logger = logging.getLogger("flask_linkback")
 
@@ -61,12 +63,15 @@ def make_admin_blueprint(config: Mapping[str, Any]) -> Blueprint:
     bp = Blueprint("linkback_admin", __name__, url_prefix=config["LINKBACK_ADMIN_URL_PREFIX"],
                    static_folder=str(STATIC), static_url_path="/static")
     bp.before_request(_check_access)
+    tables.register(bp)
     bp.context_processor(_admin_context)
+    bp.after_request(_deny_framing)
     bp.add_url_rule("/", "index", index)
     bp.add_url_rule("/queue/<status>", "queue", queue)
     bp.add_url_rule("/moderate", "moderate", moderate, methods=["POST"])
     bp.add_url_rule("/empty", "empty", empty, methods=["POST"])
     bp.add_url_rule("/settings", "settings", settings, methods=["GET", "POST"])
+    add_owner_routes(bp)
     return bp
 
 
@@ -87,7 +92,22 @@ def _check_access() -> Any:
 
 
 def _admin_context() -> dict[str, Any]:
-    return {"linkback_admin_tabs": TABS, "linkback_tab_labels": TAB_LABELS}
+    return {"linkback_admin_tabs": TABS, "linkback_tab_labels": TAB_LABELS,
+            "linkback_sending_off": sending_off_reason()}
+
+
+def _deny_framing(response: BaseResponse) -> BaseResponse:
+    """No admin page may be shown inside another site's frame (clickjacking the moderation buttons).
+
+    Both headers: ``frame-ancestors`` for browsers that read CSP, ``X-Frame-Options`` for older
+    ones. A CSP the host already set is extended, not replaced.
+    """
+    response.headers["X-Frame-Options"] = "DENY"
+    policy = response.headers.get("Content-Security-Policy", "")
+    if "frame-ancestors" not in policy:
+        policy = "; ".join(part for part in (policy.strip().rstrip(";"), "frame-ancestors 'none'") if part)
+        response.headers["Content-Security-Policy"] = policy
+    return response
 
 
 def index() -> Any:

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from .. import tables
+from ..logtext import loggable
 from ..state import current_state
 from . import pingback, trackback, webmention
 from .ratelimit import RateLimited, too_many
@@ -19,6 +21,7 @@ def make_blueprint(config: Mapping[str, Any]) -> Blueprint:
                     methods=["GET", "POST"])
     bp.add_url_rule(config["LINKBACK_TRACKBACK_URL"].rstrip("/") + "/<post_id>", "trackback",
                     trackback.trackback_endpoint, methods=["GET", "POST"])
+    tables.register(bp)
     bp.before_request(limit_by_ip)
     webmention_url = config["LINKBACK_WEBMENTION_URL"].rstrip("/") or "/webmention"
     bp.add_url_rule(webmention_url, "webmention", webmention.webmention_endpoint,
@@ -34,7 +37,7 @@ def limit_by_ip() -> Response | None:
     try:
         current_state().rate_limits.check_ip(request.remote_addr)
     except RateLimited as limited:
-        current_app.logger.info("linkback rate limit: %s", limited.message)
+        current_app.logger.info("linkback rate limit: %s", loggable(limited.message))
         if request.endpoint == "linkback.trackback":
             response = trackback.answer(limited.message, 429)
             response.headers["Retry-After"] = str(limited.retry_after)

@@ -18,8 +18,10 @@ from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 from flask import Response, current_app, request
 
+from ..logtext import loggable
 from ..models import Kind, Status
 from ..state import current_state
+from ..tables import missing_tables_response
 from .body import BodyTooLarge, read_body
 from .queue import submit
 from .ratelimit import RateLimited, too_many
@@ -65,9 +67,12 @@ def xmlrpc_endpoint() -> Response:
         result = handler(*params)
     except Refusal as refusal:
         return _refusal(refusal)
-    except Exception:
+    except Exception as error:
+        missing = missing_tables_response(error)
+        if missing is not None:
+            return missing
         # The caller gets a fault, not a traceback; the log gets the traceback.
-        logger.exception("%s failed", method)
+        logger.exception("%s failed", loggable(method))
         return _fault(Reason.GENERIC, "internal error")
     return _response(xmlrpc.client.dumps((result,), methodresponse=True, encoding="utf-8"))
 

@@ -27,7 +27,6 @@ finds its linkback stored and ends with the same verdict: exactly once.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import socket
@@ -46,11 +45,13 @@ from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..html import strip_control_chars
+from ..logtext import loggable
 from ..models import Kind, RequestStatus, Status, utcnow
 from ..site import configured_site, netloc_key
 from ..state import current_state
 from ..urls import host_of
 from .model import WAITING, JobStatus
+from .ratelimit import sender_key
 from .receive import Intake, Reason, Refusal, Removed, admit, log_refusal, receive
 
 logger = logging.getLogger("flask_linkback")
@@ -87,19 +88,6 @@ class Queued:
     joined: bool
 
 
-def sender_key(ip: str | None) -> str:
-    """The key one sender's limits and fair share go by: its address, an IPv6 sender's /64."""
-    try:
-        address = ipaddress.ip_address((ip or "").strip())
-    except ValueError:
-        return (ip or "unknown")[:64]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
-
-
 def source_netloc(url: str) -> str:
     """``host[:port]`` of a source: the unit of per-source-host fairness."""
     return netloc_key(url)[:255] or host_of(url)[:255]
@@ -120,7 +108,8 @@ def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
         admitted = admit(intake, post)
         if admitted.local_post is None:
             # Before anything is written: a flood of pings naming one host costs a row at most.
-            current_state().rate_limits.check_source_host(host_of(admitted.source))
+            current_state().rate_limits.check_source_host(host_of(admitted.source),
+                                                          sender_ip=intake.sender_ip)
         queued = enqueue(intake, admitted.source, admitted.source_key, admitted.info.id,
                          admitted.info.url, token=token)
     except Refusal as refusal:
@@ -415,8 +404,8 @@ def run_job(app: Flask, job_id: int, claimer: str) -> Outcome | None:
             outcome = _refused(refusal, intake, first_attempt)
         except Exception:
             session.rollback()
-            logger.exception("inbound: verifying %s %s -> %s failed", intake.kind, intake.source,
-                             intake.target)
+            logger.exception("inbound: verifying %s %s -> %s failed", intake.kind,
+                             loggable(intake.source), loggable(intake.target))
             outcome = Outcome("error", "internal error while verifying", int(Reason.GENERIC),
                               refusal=Refusal(Reason.GENERIC, "internal error"))
         else:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import signals
 from ..host import PostInfo
 from ..html import strip_control_chars
+from ..logtext import loggable
 from ..mf2 import Entry, read_entry
 from ..models import Kind, Status, utcnow
 from ..site import SiteNotConfigured, current_site, is_local_url
@@ -153,7 +154,8 @@ def log_refusal(intake: Intake, refusal: Refusal) -> None:
     """Log a refused ping and send ``linkback_refused``: one place for both."""
     logger.info(
         "%s refused: %s -> %s: [%d] %s",
-        intake.kind, intake.source, intake.target, refusal.reason, refusal.message,
+        intake.kind, loggable(intake.source), loggable(intake.target), refusal.reason,
+        loggable(refusal.message),
     )
     signals.linkback_refused.send(
         current_app._get_current_object(),
@@ -229,8 +231,8 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
         raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered") from None
 
     app = current_app._get_current_object()
-    logger.info("%s stored: %s -> %s as %s (%s)", row.kind, row.source_url, row.target_url,
-                row.status, row.reason)
+    logger.info("%s stored: %s -> %s as %s (%s)", row.kind, loggable(row.source_url),
+                loggable(row.target_url), row.status, loggable(row.reason))
     signals.linkback_received.send(app, linkback=row)
     if row.status == Status.APPROVED:
         signals.linkback_approved.send(app, linkback=row)
@@ -271,7 +273,8 @@ def _update(row: Any, intake: Intake, evidence: Evidence | None, entry: Entry | 
     row.content_hash = evidence.content_hash or None if evidence else None
     row.updated_at = utcnow()
     current_state().db.session.commit()
-    logger.info("%s updated: %s -> %s (%s)", row.kind, row.source_url, row.target_url, row.status)
+    logger.info("%s updated: %s -> %s (%s)", row.kind, loggable(row.source_url),
+                loggable(row.target_url), row.status)
     signals.linkback_updated.send(current_app._get_current_object(), linkback=row)
     return row
 
@@ -292,7 +295,8 @@ def _remove(row: Any, refusal: Refusal) -> None:
     session = current_state().db.session
     session.delete(row)
     session.commit()
-    logger.info("%s removed: %s -> %s: %s", row.kind, row.source_url, row.target_url, refusal.message)
+    logger.info("%s removed: %s -> %s: %s", row.kind, loggable(row.source_url),
+                loggable(row.target_url), loggable(refusal.message))
     signals.linkback_removed.send(current_app._get_current_object(), linkback=row,
                                   reason=refusal.message)
     raise Removed(refusal.reason, f"{refusal.message}; the linkback was removed",

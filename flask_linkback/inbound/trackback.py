@@ -15,9 +15,11 @@ from xml.sax.saxutils import escape
 
 from flask import Response, current_app, render_template, request, url_for
 
+from .. import signals
 from ..models import Kind, utcnow
 from ..settings import current_settings
 from ..state import current_state
+from ..tables import missing_tables_response
 from .body import BodyTooLarge, read_body
 from .queue import QueueFull, submit
 from .ratelimit import RateLimited
@@ -37,9 +39,12 @@ class FormError(ValueError):
 def trackback_endpoint(post_id: str) -> Response:
     try:
         return _trackback(post_id)
-    except Exception:
+    except Exception as error:
+        missing = missing_tables_response(error)
+        if missing is not None:
+            return missing
         # The sender gets a TrackBack answer, not a traceback; the log gets the traceback.
-        logger.exception("TrackBack to post %r failed", post_id)
+        logger.exception("TrackBack to post %r failed", post_id)  # %r escapes control characters
         return answer("internal error", 500)
 
 
@@ -60,9 +65,9 @@ def _trackback(post_id: str) -> Response:
     except FormError as error:
         return answer(str(error))
     if not info.pings_open:
-        return answer("TrackBacks are closed on this post")
+        return _refused(form, info.url, "TrackBacks are closed on this post")
     if not form.get("url", "").strip():
-        return answer("the url field is required: the URL of the post that links here")
+        return _refused(form, info.url, "the url field is required: the URL of the post that links here")
     intake = Intake(
         Kind.TRACKBACK,
         source=form["url"],
@@ -88,6 +93,13 @@ def _trackback(post_id: str) -> Response:
     return answer()
 
 
+def _refused(form: dict[str, str], target: str, reason: str) -> Response:
+    """Tell ``linkback_refused`` receivers (the refusal log), then answer the error."""
+    signals.linkback_refused.send(current_app._get_current_object(), kind=Kind.TRACKBACK,
+                                  source=form.get("url", ""), target=target, reason=reason)
+    return answer(reason)
+
+
 def trackback_url(post_id: str) -> str:
     return url_for("linkback.trackback", post_id=post_id, _external=True)
 
@@ -107,7 +119,7 @@ def parse_form(body: bytes, header_charset: str | None) -> dict[str, str]:
     for encoding in encodings:
         try:
             form = {key: value.decode(encoding) for key, value in raw.items()}
-        except UnicodeDecodeError:
+        except ValueError:  # UnicodeDecodeError, or a codec's own complaint
             continue
         for key in ENTITY_FIELDS:
             if key in form:
@@ -116,13 +128,22 @@ def parse_form(body: bytes, header_charset: str | None) -> dict[str, str]:
     raise FormError(f"the ping is not valid {declared or 'UTF-8'} text")
 
 
+#: Python text codecs that are no charset a sender could mean: escape decoders that turn
+#: ``\x3c`` into markup, IDNA/punycode host-name transforms (punycode raises on most input),
+#: ``undefined`` (raises on everything) and ``charmap`` (no table: a Latin-1 in disguise).
+NOT_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined",
+                          "charmap"})
+
+
 def _codec(name: str) -> str:
+    """The Python codec for a declared charset; only real text encodings of web pages pass."""
     try:
         info = codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name with NUL in it
         raise FormError(f"unknown charset {name!r}") from None
     codec = info.name
-    if not getattr(info, "_is_text_encoding", True):  # hex, rot13, zlib ...: not charsets
+    if not getattr(info, "_is_text_encoding", True) or codec in NOT_CHARSETS:
+        # hex, rot13, zlib, unicode_escape, punycode ...: codecs, not charsets
         raise FormError(f"unknown charset {name!r}")
     if codec == "utf-7":
         raise FormError("the UTF-7 charset is not accepted")

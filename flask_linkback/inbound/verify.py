@@ -13,8 +13,10 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 from flask import current_app
 
@@ -161,66 +163,128 @@ def _evidence(document: Document, targets: Iterable[str], final_url: str) -> Evi
     return Evidence(final_url, document.title, excerpt, document, link)
 
 
+class _Shared:
+    """A lock or semaphore and how many threads use it, so the last one out can drop it."""
+
+    __slots__ = ("users", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.users = 0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    expires: float
+    started: float
+    value: FetchResult | FetchError
+    size: int
+
+
+#: What one cache entry costs besides its body: the key, the tuple, the objects around them.
+ENTRY_OVERHEAD = 512
+
+
+def _size(url: str, value: FetchResult | FetchError) -> int:
+    """The bytes an entry holds, near enough: body, headers, URLs and a fixed overhead."""
+    if isinstance(value, FetchError):
+        return ENTRY_OVERHEAD + len(url) + len(str(value)) + len(value.url)
+    headers = sum(len(name) + len(text) for name, text in value.headers.items())
+    return (ENTRY_OVERHEAD + len(url) + len(value.url) + len(value.content) + headers
+            + sum(len(hop) for hop in value.history))
+
+
 class SourceCache:
     """Fetch each source URL at most once per window, and few at a time per host.
 
     Concurrent pings naming the same source wait for one fetch and share its
-    result (or its error). In-process: each worker process has its own.
+    result (or its error). In-process: each worker process has its own. The
+    answers kept are bounded in bytes (``max_bytes``, oldest out first, expired
+    ones swept as new ones come); the per-URL locks and per-host slots live
+    only while a fetch uses them, so a flood of distinct URLs and hosts leaves
+    nothing behind.
     """
 
-    def __init__(self, max_entries: int = 1024) -> None:
-        self._max_entries = max_entries
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, float, FetchResult | FetchError]] = OrderedDict()
-        self._url_locks: dict[str, threading.Lock] = {}
-        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._bytes = 0
+        self._url_locks: dict[str, _Shared] = {}
+        self._host_slots: dict[str, _Shared] = {}
+
+    def stats(self) -> dict[str, int]:
+        """Entries and bytes cached, and the URLs and hosts being fetched now (for monitoring)."""
+        with self._lock:
+            return {"entries": len(self._entries), "bytes": self._bytes,
+                    "urls": len(self._url_locks), "hosts": len(self._host_slots)}
 
     def fetch(self, url: str, limits: FetchLimits, *, window: float, per_host: int,
               fresh_after: float | None = None) -> FetchResult:
         """The shared answer for ``url``; one begun before ``fresh_after`` is not reused."""
-        with self._lock:
-            url_lock = self._url_locks.setdefault(url, threading.Lock())
-        with url_lock:
+        with self._using(self._url_locks, url, threading.Lock) as url_lock, url_lock:
             cached = self._get(url, fresh_after)
             if cached is None:
                 started = time.monotonic()
                 cached = self._fetch_bounded(url, limits, per_host)
                 self._put(url, cached, window, started)
-        with self._lock:
-            self._url_locks.pop(url, None)
         if isinstance(cached, FetchError):
             raise cached
         return cached
 
+    @contextmanager
+    def _using(self, table: dict[str, _Shared], key: str, make: Callable[[], Any]) -> Iterator[Any]:
+        """``table[key]``'s lock or semaphore, made on first use and dropped after the last."""
+        with self._lock:
+            shared = table.get(key)
+            if shared is None:
+                shared = table[key] = _Shared(make())
+            shared.users += 1
+        try:
+            yield shared.value
+        finally:
+            with self._lock:
+                shared.users -= 1
+                if shared.users == 0 and table.get(key) is shared:
+                    del table[key]
+
     def _fetch_bounded(self, url: str, limits: FetchLimits, per_host: int) -> FetchResult | FetchError:
         host = host_of(url)
-        with self._lock:
-            slots = self._host_slots.setdefault(host, threading.BoundedSemaphore(per_host))
-        if not slots.acquire(timeout=limits.timeout):
-            return FetchTimeout(f"too many fetches from {host} at once", url=url)
-        try:
-            return fetch(url, limits)
-        except FetchError as error:
-            return error
-        finally:
-            slots.release()
+        with self._using(self._host_slots, host, lambda: threading.BoundedSemaphore(per_host)) as slots:
+            if not slots.acquire(timeout=limits.timeout):
+                return FetchTimeout(f"too many fetches from {host} at once", url=url)
+            try:
+                return fetch(url, limits)
+            except FetchError as error:
+                return error
+            finally:
+                slots.release()
 
     def _get(self, url: str, fresh_after: float | None = None) -> FetchResult | FetchError | None:
         with self._lock:
             entry = self._entries.get(url)
             if entry is None:
                 return None
-            expires, started, value = entry
-            if expires < time.monotonic():
-                del self._entries[url]
+            if entry.expires < time.monotonic():
+                self._drop(url)
                 return None
-            if fresh_after is not None and started < fresh_after:
+            if fresh_after is not None and entry.started < fresh_after:
                 return None
-            return value
+            return entry.value
 
     def _put(self, url: str, value: FetchResult | FetchError, window: float, started: float) -> None:
+        size = _size(url, value)
+        now = time.monotonic()
         with self._lock:
-            self._entries[url] = (time.monotonic() + window, started, value)
-            self._entries.move_to_end(url)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            if url in self._entries:
+                self._drop(url)
+            if size <= self.max_bytes:  # one answer larger than the whole cache is not kept
+                self._entries[url] = _Entry(now + window, started, value, size)
+                self._bytes += size
+            # Oldest first: they expire first too, so this sweeps the expired ones as it goes.
+            while self._entries and (self._bytes > self.max_bytes
+                                     or next(iter(self._entries.values())).expires < now):
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, url: str) -> None:
+        self._bytes -= self._entries.pop(url).size

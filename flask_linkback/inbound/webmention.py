@@ -20,10 +20,12 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Response, jsonify, render_template, request, url_for
+from flask import Response, current_app, jsonify, render_template, request
 
+from .. import signals
 from ..models import Kind, RequestStatus, Status
 from ..settings import current_settings
+from ..site_url import external_url
 from ..state import current_state
 from ..urls import is_http_url, same_url
 from .body import BodyTooLarge, read_body
@@ -53,10 +55,12 @@ def webmention_endpoint() -> Response:
     if not current_settings().accept_webmentions:
         return _plain("this site does not accept webmentions", 400)
     try:
-        source, target = _check(read_body())
+        body = read_body()
+        source, target = _check(body)
     except BodyTooLarge as error:
         return _plain(str(error), 413)
     except BadRequest as error:
+        _refused(body, str(error))
         return _plain(str(error), 400)
 
     token = secrets.token_urlsafe(24)
@@ -69,9 +73,17 @@ def webmention_endpoint() -> Response:
         if isinstance(refusal, RateLimited):
             return too_many(refusal)
         return _plain(_target_reason(refusal.message), 400)
-    status_url = url_for("linkback.webmention_status", token=token, _external=True)
+    status_url = external_url("linkback.webmention_status", token=token)
     return _plain(f"webmention queued for verification; its status is at {status_url}", 202,
                   {"Location": status_url})
+
+
+def _refused(body: bytes, reason: str) -> None:
+    """Tell ``linkback_refused`` receivers (the refusal log) about a mention refused at once."""
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    signals.linkback_refused.send(current_app._get_current_object(), kind=Kind.WEBMENTION,
+                                  source=form.get("source", ""), target=form.get("target", ""),
+                                  reason=reason)
 
 
 def _check(body: bytes) -> tuple[str, str]:

@@ -20,7 +20,15 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from defusedxml.xmlrpc import DefusedExpatParser
 
-from ..fetch import FetchError, FetchLimits, FetchTimeout, fetch
+from ..fetch import (
+    AddressRefused,
+    FetchError,
+    FetchLimits,
+    FetchTimeout,
+    TooManyRedirects,
+    UnsupportedURL,
+    fetch,
+)
 from .webmention import send_webmention
 
 #: Faults that end the matter: the receiver will never accept this ping.
@@ -29,6 +37,10 @@ PERMANENT_FAULTS = frozenset({0, 16, 17, 32, 33, 49, 409})
 DONE_FAULTS = frozenset({48})
 #: The receiver could not reach us or an upstream: try again later.
 TRANSIENT_FAULTS = frozenset({50})
+#: Fetch errors no later attempt can mend: the address policy refuses the host, the URL is not
+#: http(s), or the redirects go round in a loop (or past the cap) -- at discovery or delivery.
+PERMANENT_FETCH_ERRORS: tuple[type[FetchError], ...] = (AddressRefused, UnsupportedURL,
+                                                         TooManyRedirects)
 #: WordPress's comment-flood answer: try again, spaced per receiving host.
 RATE_LIMITED = 429
 TRACKBACK_EXCERPT_CHARS = 255
@@ -168,6 +180,8 @@ def parse_trackback_answer(body: bytes) -> tuple[str, str]:
 
 
 def _fetch_failed(error: FetchError) -> Outcome:
+    if isinstance(error, PERMANENT_FETCH_ERRORS):
+        return Outcome(Result.PERMANENT, f"the request cannot be sent: {error}")
     kind = "timed out" if isinstance(error, FetchTimeout) else "failed"
     return Outcome(Result.TRANSIENT, f"the request {kind}: {error}")
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin
 
 from ..fetch import FetchLimits, fetch
@@ -142,7 +143,8 @@ class DiscoveryCache:
         self._max_entries = max_entries
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, Discovery]] = OrderedDict()
-        self._url_locks: dict[str, threading.Lock] = {}
+        #: url -> [lock, users]: only while someone discovers that URL, whatever it raises.
+        self._url_locks: dict[str, list[Any]] = {}
 
     def discover(self, url: str, limits: FetchLimits, ttl: float, *,
                  refresh: bool = False) -> Discovery:
@@ -153,17 +155,29 @@ class DiscoveryCache:
         """
         key = strip_fragment(url)
         with self._lock:
-            url_lock = self._url_locks.setdefault(key, threading.Lock())
+            held = self._url_locks.setdefault(key, [threading.Lock(), 0])
+            held[1] += 1
             if refresh:
                 self._entries.pop(key, None)
-        with url_lock:
-            found = self._get(key)
-            if found is not None:
-                return replace(found, cached=True)
-            found = discover(key, limits)
-            lifetime = ttl if found.max_age is None else min(found.max_age, ttl)
-            self._put(key, found, lifetime)
-        return found
+        try:
+            with held[0]:
+                found = self._get(key)
+                if found is not None:
+                    return replace(found, cached=True)
+                found = discover(key, limits)
+                lifetime = ttl if found.max_age is None else min(found.max_age, ttl)
+                self._put(key, found, lifetime)
+            return found
+        finally:
+            with self._lock:
+                held[1] -= 1
+                if held[1] == 0 and self._url_locks.get(key) is held:
+                    del self._url_locks[key]
+
+    def stats(self) -> dict[str, int]:
+        """Answers cached, and URLs being discovered now (for monitoring)."""
+        with self._lock:
+            return {"entries": len(self._entries), "urls": len(self._url_locks)}
 
     def clear(self) -> None:
         with self._lock:
@@ -182,7 +196,6 @@ class DiscoveryCache:
 
     def _put(self, key: str, value: Discovery, ttl: float) -> None:
         with self._lock:
-            self._url_locks.pop(key, None)
             if ttl <= 0:
                 return
             self._entries[key] = (self.clock() + ttl, value)

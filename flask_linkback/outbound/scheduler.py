@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
@@ -55,16 +56,18 @@ def start(app: Flask) -> BackgroundScheduler:
     with runtime.lock:
         if runtime.scheduler is not None:
             return runtime.scheduler
+        _quiet_routine_polls()
         scheduler = BackgroundScheduler(
             timezone=UTC,
+            executors={EXECUTOR: ThreadPoolExecutor(EXECUTOR_THREADS)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        scheduler.add_job(_drain, "interval", args=[app], id=POLL_JOB,
+        scheduler.add_job(_drain, "interval", args=[app], id=POLL_JOB, executor=EXECUTOR,
                           seconds=app.config["LINKBACK_OUTBOX_POLL_SECONDS"],
                           next_run_time=datetime.now(UTC))
         # Verify what the inbound queue holds: pings left by a restart or by processes
         # that only queue (each finished job also claims the next one at once).
-        scheduler.add_job(_pump_inbound, "interval", args=[app], id=INBOUND_JOB,
+        scheduler.add_job(_pump_inbound, "interval", args=[app], id=INBOUND_JOB, executor=EXECUTOR,
                           seconds=app.config["LINKBACK_INBOUND_POLL_SECONDS"],
                           next_run_time=datetime.now(UTC))
         scheduler.start()
@@ -74,6 +77,24 @@ def start(app: Flask) -> BackgroundScheduler:
         logger.info("outbox scheduler started: polling every %s s",
                     app.config["LINKBACK_OUTBOX_POLL_SECONDS"])
         return scheduler
+
+
+#: Our jobs run on an executor of their own, so its logger is ours to quieten.
+EXECUTOR = "linkback"
+EXECUTOR_THREADS = 4
+
+
+def _quiet_routine_polls() -> None:
+    """Keep APScheduler's "Running job" / "executed successfully" pair out of INFO logs.
+
+    A poll every 15 s would otherwise log two lines at INFO forever; the
+    outbox logs real work itself ("outbox: 2 sent"), and errors still show.
+    A host that sets that logger's level itself keeps its choice; the host's own
+    APScheduler jobs, on other executors, are left alone.
+    """
+    executor_logger = logging.getLogger(f"apscheduler.executors.{EXECUTOR}")
+    if executor_logger.level == logging.NOTSET:
+        executor_logger.setLevel(logging.WARNING)
 
 
 def stop(app: Flask, wait: bool = True) -> None:
@@ -100,7 +121,7 @@ def wake(app: Flask, due: datetime) -> None:
     if scheduler is None or not scheduler.running:
         return
     run_at = max(due.replace(tzinfo=UTC), datetime.now(UTC))
-    scheduler.add_job(_drain, "date", args=[app], run_date=run_at)
+    scheduler.add_job(_drain, "date", args=[app], run_date=run_at, executor=EXECUTOR)
 
 
 def next_due() -> datetime | None:
@@ -133,7 +154,7 @@ def wake_at_next_due(app: Flask) -> datetime | None:
         if job is not None and job.next_run_time is not None and job.next_run_time <= run_at:
             return None
     scheduler.add_job(_drain, "date", args=[app], run_date=run_at, id=WAKE_JOB,
-                      replace_existing=True)
+                      replace_existing=True, executor=EXECUTOR)
     return run_at
 
 
@@ -161,6 +182,8 @@ def _drain(app: Flask) -> None:
             logger.exception("outbox: could not read the next due time; waiting for the poll")
     if counts:
         logger.info("outbox: %s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    else:
+        logger.debug("outbox: nothing due")
 
 
 def _outbox_table_exists(app: Flask) -> bool:

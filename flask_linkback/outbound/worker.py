@@ -31,13 +31,24 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .. import signals
-from ..fetch import AddressRefused, FetchError, FetchLimits, UnsupportedURL
+from ..environment import sending_enabled
+from ..fetch import FetchError, FetchLimits
 from ..inbound.receive import Intake, Reason, Refusal, receive
 from ..inbound.verify import fetch_limits
+from ..logtext import loggable
 from ..models import Kind, utcnow
+from ..notify import send_queued_mail
 from ..site import configured_site
 from ..state import current_state
-from .deliver import Outcome, Result, deliver_webmention, send_pingback, send_trackback
+from ..tables import TABLE_ERRORS
+from .deliver import (
+    PERMANENT_FETCH_ERRORS,
+    Outcome,
+    Result,
+    deliver_webmention,
+    send_pingback,
+    send_trackback,
+)
 from .discover import Discovery, DiscoveryCache, TargetGone, TargetUnavailable
 from .model import DUE_STATUSES, PingStatus, Protocol, SkipReason
 from .outbox import runtime
@@ -95,6 +106,7 @@ def drain(*, now: datetime | None = None, progress: Callable[[Counter[str]], Non
     outbox clock is read at each step.
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else runtime().clock
+    _send_mail()
     drainer = _Drainer(worker_name(), clock, progress)
     drainer.reclaim_stale()
     # Claim no more than the pool can send at once: other workers can take the rest.
@@ -104,6 +116,18 @@ def drain(*, now: datetime | None = None, progress: Callable[[Counter[str]], Non
         if not ids:
             return drainer.counts
         drainer.run(ids)
+
+
+def _send_mail() -> None:
+    """The owner's notification e-mails ride along with every drain (see ``notify.py``)."""
+    try:
+        send_queued_mail()
+    except TABLE_ERRORS:
+        current_state().db.session.rollback()
+        logger.debug("linkback e-mail: table linkback_mail does not exist yet")
+    except Exception:
+        current_state().db.session.rollback()
+        logger.exception("linkback e-mail: sending failed; the next run retries")
 
 
 class _Drainer:
@@ -140,6 +164,9 @@ class _Drainer:
         Ping = self.Ping
         now = self.clock()
         due = sa.and_(Ping.status.in_(DUE_STATUSES), Ping.next_attempt_at <= now)
+        if not sending_enabled():
+            # A staging or development copy: only links between our own posts.
+            due = sa.and_(due, Ping.local.is_(True))
         candidates = (sa.select(Ping.id).where(due)
                       .order_by(Ping.next_attempt_at, Ping.id).limit(limit))
         claim = {"status": PingStatus.SENDING.value, "claimed_by": self.name, "claimed_at": now}
@@ -304,8 +331,8 @@ class _Drainer:
             status = values["status"]
             self.counts[status] += 1
             log = logger.info if status in (PingStatus.SENT, PingStatus.SKIPPED) else logger.warning
-            log("outbox: %s %s -> %s: %s %s", values["protocol"], job.source, job.target, status,
-                values["last_error"])
+            log("outbox: %s %s -> %s: %s %s", values["protocol"], loggable(job.source),
+                loggable(job.target), status, loggable(values["last_error"]))
             row = rows.get(job.id)
             if row is not None and status == PingStatus.SENT.value:
                 signals.ping_sent.send(app, ping=row)
@@ -376,7 +403,7 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
         except TargetUnavailable as error:
             result = Result.RATE_LIMITED if error.status == 429 else Result.TRANSIENT
             return Delivery(Outcome(result, str(error)))
-        except (AddressRefused, UnsupportedURL) as error:
+        except PERMANENT_FETCH_ERRORS as error:
             return Delivery(Outcome(Result.PERMANENT, f"the target cannot be fetched: {error}"))
         except FetchError as error:
             return Delivery(Outcome(Result.TRANSIENT, f"the target could not be fetched: {error}"))
@@ -402,7 +429,8 @@ def deliver(job: Job, limits: FetchLimits, cache: DiscoveryCache, ttl: float,
                 return _send_to(again, job, limits)
         return delivery
     except Exception as error:  # a bug must not lose the row: it is retried and logged
-        logger.exception("outbox: sending %s -> %s failed", job.source, job.target)
+        logger.exception("outbox: sending %s -> %s failed", loggable(job.source),
+                         loggable(job.target))
         return Delivery(Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}"))
 
 
