@@ -11,9 +11,13 @@ import enum
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
 
 __all__ = ["JobStatus", "Kind", "Models", "PingStatus", "Protocol", "RequestStatus", "SkipReason",
            "Status", "define_models", "utcnow"]
@@ -40,19 +44,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+class TableColumns:
+    """What the host's ``db.Model`` adds to a row class, said for type checkers.
+
+    The tables are mapped on the host's own ``db`` (one class per ``db``), so
+    the columns live in the ``*Columns`` classes below, which ``define_models``
+    mixes into ``db.Model`` subclasses.
+    """
+
+    if TYPE_CHECKING:
+        query: ClassVar[Any]
+        __tablename__: ClassVar[str]
+
+        def __init__(self, **columns: Any) -> None: ...
+
+
 @dataclass(frozen=True)
 class Models:
-    IncomingLinkback: Any
-    OutgoingPing: Any = None
-    WebmentionRequest: Any = None
-    InboundJob: Any = None
-    LinkbackSetting: Any = None
+    """The extension's models on one ``db``."""
+
+    IncomingLinkback: type[IncomingLinkbackColumns]
+    OutgoingPing: type[OutgoingPingColumns]
+    WebmentionRequest: type[WebmentionRequestColumns]
+    InboundJob: type[InboundJobColumns]
+    LinkbackSetting: type[LinkbackSettingColumns]
 
 
-_BY_DB: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
+_BY_DB: weakref.WeakKeyDictionary[SQLAlchemy, Models] = weakref.WeakKeyDictionary()
 
 
-def define_models(db: Any) -> Models:
+def define_models(db: SQLAlchemy) -> Models:
     """Define (once) and return the extension's models for this ``db``."""
     models = _BY_DB.get(db)
     if models is None:
@@ -63,15 +84,54 @@ def define_models(db: Any) -> Models:
     return models
 
 
-def _incoming(db: Any) -> Any:
-    class IncomingLinkback(db.Model):  # type: ignore[name-defined,misc]
-        """One linkback to one of the host's posts, whatever protocol brought it.
+class IncomingLinkbackColumns(TableColumns):
+    """One linkback to one of the host's posts, whatever protocol brought it.
 
-        Unique per (source, post): a pingback and a webmention for the same
-        pair are one row, and two racing requests cannot store it twice.
-        ``source_key`` is the normalised source URL that uniqueness is checked on;
-        ``source_url`` is the URL as the sender gave it (what readers click).
-        """
+    Unique per (source, post): a pingback and a webmention for the same
+    pair are one row, and two racing requests cannot store it twice.
+    ``source_key`` is the normalised source URL that uniqueness is checked on;
+    ``source_url`` is the URL as the sender gave it (what readers click).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    source_url: Mapped[str] = mapped_column(sa.String(2048))
+    source_key: Mapped[str] = mapped_column(sa.String(2048))
+    source_host: Mapped[str] = mapped_column(sa.String(255), index=True)
+    target_url: Mapped[str] = mapped_column(sa.String(2048))
+    post_id: Mapped[str] = mapped_column(sa.String(64))
+    title: Mapped[str] = mapped_column(sa.String(300), default="")
+    excerpt: Mapped[str] = mapped_column(sa.Text, default="")
+    blog_name: Mapped[str | None] = mapped_column(sa.String(300))
+    author_name: Mapped[str | None] = mapped_column(sa.String(300))
+    author_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    author_photo: Mapped[str | None] = mapped_column(sa.String(2048))
+    mention_type: Mapped[str] = mapped_column(sa.String(16), default="mention")
+    content: Mapped[str | None] = mapped_column(sa.Text)
+    published_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    #: SHA-256 of the source as last verified; a re-sent ping of an unchanged source is a no-op.
+    content_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), default=Status.PENDING.value)
+    reason: Mapped[str] = mapped_column(sa.String(300), default="")
+    sender_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)
+    #: When the admin trashed it, and the status it had then (Undo puts it back there).
+    trashed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    trashed_from: Mapped[str | None] = mapped_column(sa.String(16))
+
+    @property
+    def display_title(self) -> str:
+        """What a list shows: the title, else the sending blog, else the URL."""
+        return self.title or self.blog_name or self.source_url
+
+    def __repr__(self) -> str:
+        return f"<IncomingLinkback {self.id} {self.kind} {self.source_url} -> {self.post_id} {self.status}>"
+
+
+def _incoming(db: SQLAlchemy) -> type[IncomingLinkbackColumns]:
+    class IncomingLinkback(IncomingLinkbackColumns, db.Model):  # type: ignore[name-defined,misc]
+        """The ``linkback_incoming`` table on this ``db`` (columns: :class:`IncomingLinkbackColumns`)."""
 
         __tablename__ = "linkback_incoming"
         __table_args__ = (
@@ -82,41 +142,6 @@ def _incoming(db: Any) -> Any:
             sa.Index("ix_linkback_incoming_post_page",
                      "post_id", "status", "created_at", "id", "mention_type"),
         )
-
-        id = sa.Column(sa.Integer, primary_key=True)
-        kind = sa.Column(sa.String(16), nullable=False)
-        source_url = sa.Column(sa.String(2048), nullable=False)
-        source_key = sa.Column(sa.String(2048), nullable=False)
-        source_host = sa.Column(sa.String(255), nullable=False, index=True)
-        target_url = sa.Column(sa.String(2048), nullable=False)
-        post_id = sa.Column(sa.String(64), nullable=False)
-        title = sa.Column(sa.String(300), nullable=False, default="")
-        excerpt = sa.Column(sa.Text, nullable=False, default="")
-        blog_name = sa.Column(sa.String(300))
-        author_name = sa.Column(sa.String(300))
-        author_url = sa.Column(sa.String(2048))
-        author_photo = sa.Column(sa.String(2048))
-        mention_type = sa.Column(sa.String(16), nullable=False, default="mention")
-        content = sa.Column(sa.Text)
-        published_at = sa.Column(sa.DateTime)
-        #: SHA-256 of the source as last verified; a re-sent ping of an unchanged source is a no-op.
-        content_hash = sa.Column(sa.String(64))
-        status = sa.Column(sa.String(16), nullable=False, default=Status.PENDING.value)
-        reason = sa.Column(sa.String(300), nullable=False, default="")
-        sender_ip = sa.Column(sa.String(45))
-        created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-        updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
-        #: When the admin trashed it, and the status it had then (Undo puts it back there).
-        trashed_at = sa.Column(sa.DateTime, nullable=True)
-        trashed_from = sa.Column(sa.String(16), nullable=True)
-
-        @property
-        def display_title(self) -> str:
-            """What a list shows: the title, else the sending blog, else the URL."""
-            return self.title or self.blog_name or self.source_url
-
-        def __repr__(self) -> str:
-            return f"<IncomingLinkback {self.id} {self.kind} {self.source_url} -> {self.post_id} {self.status}>"
 
     return IncomingLinkback
 
@@ -131,35 +156,39 @@ class RequestStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
-def _webmention_request(db: Any) -> Any:
-    class WebmentionRequest(db.Model):  # type: ignore[name-defined,misc]
-        """The verdict on one received webmention, for its status URL.
+class WebmentionRequestColumns(TableColumns):
+    """The verdict on one received webmention, for its status URL.
 
-        Written when the webmention is queued (``job_id`` names its row in the
-        inbound queue) and given the verdict when it is verified; afterwards
-        the status page follows the linkback's current state. Kept apart from
-        the linkbacks table so a re-sent mention being re-verified stays
-        visible under the post meanwhile. ``token`` is the unguessable part of
-        the status URL.
-        """
+    Written when the webmention is queued (``job_id`` names its row in the
+    inbound queue) and given the verdict when it is verified; afterwards
+    the status page follows the linkback's current state. Kept apart from
+    the linkbacks table so a re-sent mention being re-verified stays
+    visible under the post meanwhile. ``token`` is the unguessable part of
+    the status URL.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    source_url: Mapped[str] = mapped_column(sa.String(2048))
+    target_url: Mapped[str] = mapped_column(sa.String(2048))
+    post_id: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), default=RequestStatus.QUEUED.value)
+    reason: Mapped[str] = mapped_column(sa.String(300), default="")
+    linkback_id: Mapped[int | None] = mapped_column(sa.Integer)
+    job_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    sender_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<WebmentionRequest {self.id} {self.source_url} -> {self.target_url} {self.status}>"
+
+
+def _webmention_request(db: SQLAlchemy) -> type[WebmentionRequestColumns]:
+    class WebmentionRequest(WebmentionRequestColumns, db.Model):  # type: ignore[name-defined,misc]
+        """The ``linkback_webmention_request`` table on this ``db`` (columns: :class:`WebmentionRequestColumns`)."""
 
         __tablename__ = "linkback_webmention_request"
-
-        id = sa.Column(sa.Integer, primary_key=True)
-        token = sa.Column(sa.String(128), nullable=False, unique=True)
-        source_url = sa.Column(sa.String(2048), nullable=False)
-        target_url = sa.Column(sa.String(2048), nullable=False)
-        post_id = sa.Column(sa.String(64), nullable=False)
-        status = sa.Column(sa.String(16), nullable=False, default=RequestStatus.QUEUED.value)
-        reason = sa.Column(sa.String(300), nullable=False, default="")
-        linkback_id = sa.Column(sa.Integer)
-        job_id = sa.Column(sa.Integer, index=True)
-        sender_ip = sa.Column(sa.String(45))
-        created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
-        updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
-
-        def __repr__(self) -> str:
-            return f"<WebmentionRequest {self.id} {self.source_url} -> {self.target_url} {self.status}>"
 
     return WebmentionRequest
 
@@ -214,18 +243,62 @@ SKIP_MESSAGES = {
 }
 
 
-def define_outgoing(db: Any) -> Any:
-    class OutgoingPing(db.Model):  # type: ignore[name-defined,misc]
-        """One ping this site owes (or sent) to one target for one of its posts.
+class OutgoingPingColumns(TableColumns):
+    """One ping this site owes (or sent) to one target for one of its posts.
 
-        ``next_attempt_at`` is when it may go out (the post's publish time at
-        first); ``claimed_by``/``claimed_at`` mark a worker sending it, so two
-        workers never send the same row. ``local`` rows are links to this
-        site's own posts, recorded without HTTP. ``sent_at`` is when it last
-        went out successfully (kept while a re-send waits), so a Webmention
-        row re-queued after its link was removed, or its post deleted, is
-        told apart from one never sent.
-        """
+    ``next_attempt_at`` is when it may go out (the post's publish time at
+    first); ``claimed_by``/``claimed_at`` mark a worker sending it, so two
+    workers never send the same row. ``local`` rows are links to this
+    site's own posts, recorded without HTTP. ``sent_at`` is when it last
+    went out successfully (kept while a re-send waits), so a Webmention
+    row re-queued after its link was removed, or its post deleted, is
+    told apart from one never sent.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    source_url: Mapped[str] = mapped_column(sa.String(2048))
+    target_url: Mapped[str] = mapped_column(sa.String(2048))
+    target_host: Mapped[str] = mapped_column(sa.String(255), default="")
+    protocol: Mapped[str] = mapped_column(sa.String(16))
+    local: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    endpoint: Mapped[str | None] = mapped_column(sa.String(2048))
+    status: Mapped[str] = mapped_column(sa.String(16), default=PingStatus.QUEUED.value)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(sa.String(500), default="")
+    response: Mapped[str] = mapped_column(sa.Text, default="")
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    #: The post no longer links to the target (or was deleted), whatever the
+    #: protocol; a webmention row is re-sent once so the target can drop the mention.
+    link_removed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    #: Why a ``skipped`` row was not sent (a :class:`SkipReason` value).
+    reason: Mapped[str | None] = mapped_column(sa.String(32))
+    #: A digest of the post's title and HTML when it was last saved; a
+    #: webmention that went out is re-sent when it changes (Webmention §3.1.4).
+    content_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    #: ``content_hash`` as it was when the last successful send was claimed:
+    #: an edit saved while a webmention was in flight is re-sent after it.
+    sent_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    #: A webmention receiver's status URL (the ``Location`` of its 201/202 answer).
+    status_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def done(self) -> bool:
+        return self.status in (PingStatus.SENT, PingStatus.FAILED, PingStatus.SKIPPED)
+
+    def __repr__(self) -> str:
+        return (f"<OutgoingPing {self.id} {self.protocol} post {self.post_id} -> "
+                f"{self.target_url} {self.status}>")
+
+
+def define_outgoing(db: SQLAlchemy) -> type[OutgoingPingColumns]:
+    class OutgoingPing(OutgoingPingColumns, db.Model):  # type: ignore[name-defined,misc]
+        """The ``linkback_outgoing`` table on this ``db`` (columns: :class:`OutgoingPingColumns`)."""
 
         __tablename__ = "linkback_outgoing"
         __table_args__ = (
@@ -234,46 +307,6 @@ def define_outgoing(db: Any) -> Any:
             sa.Index("ix_linkback_outgoing_status_due", "status", "next_attempt_at"),
             sa.Index("ix_linkback_outgoing_host_status", "target_host", "status"),
         )
-
-        id = sa.Column(sa.Integer, primary_key=True)
-        post_id = sa.Column(sa.String(64), nullable=False, index=True)
-        source_url = sa.Column(sa.String(2048), nullable=False)
-        target_url = sa.Column(sa.String(2048), nullable=False)
-        target_host = sa.Column(sa.String(255), nullable=False, default="")
-        protocol = sa.Column(sa.String(16), nullable=False)
-        local = sa.Column(sa.Boolean, nullable=False, default=False)
-        endpoint = sa.Column(sa.String(2048))
-        status = sa.Column(sa.String(16), nullable=False, default=PingStatus.QUEUED.value)
-        attempts = sa.Column(sa.Integer, nullable=False, default=0)
-        next_attempt_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-        last_error = sa.Column(sa.String(500), nullable=False, default="")
-        response = sa.Column(sa.Text, nullable=False, default="")
-        claimed_by = sa.Column(sa.String(64))
-        claimed_at = sa.Column(sa.DateTime)
-        sent_at = sa.Column(sa.DateTime)
-        #: The post no longer links to the target (or was deleted), whatever the
-        #: protocol; a webmention row is re-sent once so the target can drop the mention.
-        link_removed = sa.Column(sa.Boolean, nullable=False, default=False)
-        #: Why a ``skipped`` row was not sent (a :class:`SkipReason` value).
-        reason = sa.Column(sa.String(32))
-        #: A digest of the post's title and HTML when it was last saved; a
-        #: webmention that went out is re-sent when it changes (Webmention §3.1.4).
-        content_hash = sa.Column(sa.String(64))
-        #: ``content_hash`` as it was when the last successful send was claimed:
-        #: an edit saved while a webmention was in flight is re-sent after it.
-        sent_hash = sa.Column(sa.String(64))
-        #: A webmention receiver's status URL (the ``Location`` of its 201/202 answer).
-        status_url = sa.Column(sa.String(2048))
-        created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-        updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
-
-        @property
-        def done(self) -> bool:
-            return self.status in (PingStatus.SENT, PingStatus.FAILED, PingStatus.SKIPPED)
-
-        def __repr__(self) -> str:
-            return (f"<OutgoingPing {self.id} {self.protocol} post {self.post_id} -> "
-                    f"{self.target_url} {self.status}>")
 
     return OutgoingPing
 
@@ -289,17 +322,54 @@ class JobStatus(enum.StrEnum):
 WAITING = (JobStatus.QUEUED.value, JobStatus.VERIFYING.value)
 
 
-def define_inbound_job(db: Any) -> Any:
-    class InboundJob(db.Model):  # type: ignore[name-defined,misc]
-        """One received ping waiting for (or done with) verification.
+class InboundJobColumns(TableColumns):
+    """One received ping waiting for (or done with) verification.
 
-        ``sender_key`` is the sender's address (an IPv6 sender's /64) and
-        ``source_host`` the source's ``host[:port]``: the claim query takes
-        jobs round-robin over both and caps how many of either are verified
-        at once, so one flood cannot starve everybody else. Re-sent pings of
-        a waiting (source, post) join its row (``repeats``) instead of adding
-        one: the partial unique index lets only one queued row exist per pair.
-        """
+    ``sender_key`` is the sender's address (an IPv6 sender's /64) and
+    ``source_host`` the source's ``host[:port]``: the claim query takes
+    jobs round-robin over both and caps how many of either are verified
+    at once, so one flood cannot starve everybody else. Re-sent pings of
+    a waiting (source, post) join its row (``repeats``) instead of adding
+    one: the partial unique index lets only one queued row exist per pair.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    source_url: Mapped[str] = mapped_column(sa.String(2048))
+    source_key: Mapped[str] = mapped_column(sa.String(2048))
+    source_host: Mapped[str] = mapped_column(sa.String(255))
+    target_url: Mapped[str] = mapped_column(sa.String(2048))
+    post_id: Mapped[str] = mapped_column(sa.String(64))
+    sender_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    sender_key: Mapped[str] = mapped_column(sa.String(64), default="")
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    excerpt: Mapped[str | None] = mapped_column(sa.Text)
+    blog_name: Mapped[str | None] = mapped_column(sa.Text)
+    require_link: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    update: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    status: Mapped[str] = mapped_column(sa.String(16), default=JobStatus.QUEUED.value)
+    #: Re-sends that joined this row while it waited; they count against the queue's bound.
+    repeats: Mapped[int] = mapped_column(sa.Integer, default=0)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    #: When the last re-send arrived: the source must be fetched after it.
+    fresh_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    #: The verdict: accepted, pending, spam, rejected, deleted or error.
+    verdict: Mapped[str | None] = mapped_column(sa.String(16))
+    fault: Mapped[int | None] = mapped_column(sa.Integer)
+    reason: Mapped[str] = mapped_column(sa.String(300), default="")
+    linkback_id: Mapped[int | None] = mapped_column(sa.Integer)
+
+    def __repr__(self) -> str:
+        return f"<InboundJob {self.id} {self.kind} {self.source_url} -> {self.post_id} {self.status}>"
+
+
+def define_inbound_job(db: SQLAlchemy) -> type[InboundJobColumns]:
+    class InboundJob(InboundJobColumns, db.Model):  # type: ignore[name-defined,misc]
+        """The ``linkback_inbound_job`` table on this ``db`` (columns: :class:`InboundJobColumns`)."""
 
         __tablename__ = "linkback_inbound_job"
         __table_args__ = (
@@ -309,51 +379,22 @@ def define_inbound_job(db: Any) -> Any:
                      postgresql_where=sa.text("status = 'queued'")),
         )
 
-        id = sa.Column(sa.Integer, primary_key=True)
-        kind = sa.Column(sa.String(16), nullable=False)
-        source_url = sa.Column(sa.String(2048), nullable=False)
-        source_key = sa.Column(sa.String(2048), nullable=False)
-        source_host = sa.Column(sa.String(255), nullable=False)
-        target_url = sa.Column(sa.String(2048), nullable=False)
-        post_id = sa.Column(sa.String(64), nullable=False)
-        sender_ip = sa.Column(sa.String(45))
-        sender_key = sa.Column(sa.String(64), nullable=False, default="")
-        title = sa.Column(sa.Text)
-        excerpt = sa.Column(sa.Text)
-        blog_name = sa.Column(sa.Text)
-        require_link = sa.Column(sa.Boolean, nullable=False, default=True)
-        update = sa.Column(sa.Boolean, nullable=False, default=False)
-        status = sa.Column(sa.String(16), nullable=False, default=JobStatus.QUEUED.value)
-        #: Re-sends that joined this row while it waited; they count against the queue's bound.
-        repeats = sa.Column(sa.Integer, nullable=False, default=0)
-        attempts = sa.Column(sa.Integer, nullable=False, default=0)
-        claimed_by = sa.Column(sa.String(100))
-        claimed_at = sa.Column(sa.DateTime)
-        received_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-        #: When the last re-send arrived: the source must be fetched after it.
-        fresh_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-        finished_at = sa.Column(sa.DateTime)
-        #: The verdict: accepted, pending, spam, rejected, deleted or error.
-        verdict = sa.Column(sa.String(16))
-        fault = sa.Column(sa.Integer)
-        reason = sa.Column(sa.String(300), nullable=False, default="")
-        linkback_id = sa.Column(sa.Integer)
-
-        def __repr__(self) -> str:
-            return f"<InboundJob {self.id} {self.kind} {self.source_url} -> {self.post_id} {self.status}>"
-
     return InboundJob
 
 
-def define_settings_model(db: Any) -> Any:
+class LinkbackSettingColumns(TableColumns):
+    """One saved Discussion setting; ``value`` is JSON."""
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)
+
+
+def define_settings_model(db: SQLAlchemy) -> type[LinkbackSettingColumns]:
     """The key/value table the Discussion settings are saved in (see ``settings.py``)."""
-    class LinkbackSetting(db.Model):  # type: ignore[name-defined,misc]
-        """One saved Discussion setting; ``value`` is JSON."""
+    class LinkbackSetting(LinkbackSettingColumns, db.Model):  # type: ignore[name-defined,misc]
+        """The ``linkback_settings`` table on this ``db`` (columns: :class:`LinkbackSettingColumns`)."""
 
         __tablename__ = "linkback_settings"
-
-        key = sa.Column(sa.String(64), primary_key=True)
-        value = sa.Column(sa.Text, nullable=False)
-        updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     return LinkbackSetting

@@ -8,72 +8,85 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import utcnow
+from .models import TableColumns, utcnow
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
 
 
 @dataclass(frozen=True)
 class OwnerModels:
-    MailMessage: Any
-    Refusal: Any
+    MailMessage: type[MailMessageColumns]
+    Refusal: type[LinkbackRefusalColumns]
 
 
-_BY_DB: weakref.WeakKeyDictionary[Any, OwnerModels] = weakref.WeakKeyDictionary()
+_BY_DB: weakref.WeakKeyDictionary[SQLAlchemy, OwnerModels] = weakref.WeakKeyDictionary()
 
 
-def define_owner_models(db: Any) -> OwnerModels:
+def define_owner_models(db: SQLAlchemy) -> OwnerModels:
     models = _BY_DB.get(db)
     if models is None:
         models = _BY_DB[db] = OwnerModels(MailMessage=_mail(db), Refusal=_refusal(db))
     return models
 
 
-def _mail(db: Any) -> Any:
-    class MailMessage(db.Model):  # type: ignore[name-defined,misc]
-        """One notification e-mail to the owner, written when a linkback arrives, sent by the worker.
+class MailMessageColumns(TableColumns):
+    """One notification e-mail to the owner, written when a linkback arrives, sent by the worker.
 
-        A table rather than a thread: a mail server that is down, or a
-        restart, delays the message instead of losing it, and no request
-        ever waits for SMTP.
-        """
+    A table rather than a thread: a mail server that is down, or a
+    restart, delays the message instead of losing it, and no request
+    ever waits for SMTP.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipients: Mapped[str] = mapped_column(sa.Text)
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    linkback_id: Mapped[int | None] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    last_error: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+
+def _mail(db: SQLAlchemy) -> type[MailMessageColumns]:
+    class MailMessage(MailMessageColumns, db.Model):  # type: ignore[name-defined,misc]
+        """The ``linkback_mail`` table on this ``db`` (columns: :class:`MailMessageColumns`)."""
 
         __tablename__ = "linkback_mail"
         __table_args__ = (sa.Index("ix_linkback_mail_status_due", "status", "next_attempt_at"),)
 
-        id = sa.Column(sa.Integer, primary_key=True)
-        recipients = sa.Column(sa.Text, nullable=False)
-        subject = sa.Column(sa.String(300), nullable=False)
-        body = sa.Column(sa.Text, nullable=False)
-        linkback_id = sa.Column(sa.Integer)
-        status = sa.Column(sa.String(16), nullable=False, default="queued")
-        attempts = sa.Column(sa.Integer, nullable=False, default=0)
-        next_attempt_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-        claimed_at = sa.Column(sa.DateTime)
-        last_error = sa.Column(sa.String(500), nullable=False, default="")
-        created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-        sent_at = sa.Column(sa.DateTime)
-
     return MailMessage
 
 
-def _refusal(db: Any) -> Any:
-    class LinkbackRefusal(db.Model):  # type: ignore[name-defined,misc]
-        """One refused incoming ping, so the owner can tell a reader why theirs did not show up.
+class LinkbackRefusalColumns(TableColumns):
+    """One refused incoming ping, so the owner can tell a reader why theirs did not show up.
 
-        Capped at LINKBACK_REFUSAL_LOG_SIZE rows: the oldest go first.
-        """
+    Capped at LINKBACK_REFUSAL_LOG_SIZE rows: the oldest go first.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    source_url: Mapped[str] = mapped_column(sa.String(2048), default="")
+    target_url: Mapped[str] = mapped_column(sa.String(2048), default="")
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    sender_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow, index=True)
+
+
+def _refusal(db: SQLAlchemy) -> type[LinkbackRefusalColumns]:
+    class LinkbackRefusal(LinkbackRefusalColumns, db.Model):  # type: ignore[name-defined,misc]
+        """The ``linkback_refusal`` table on this ``db`` (columns: :class:`LinkbackRefusalColumns`)."""
 
         __tablename__ = "linkback_refusal"
-
-        id = sa.Column(sa.Integer, primary_key=True)
-        kind = sa.Column(sa.String(16), nullable=False)
-        source_url = sa.Column(sa.String(2048), nullable=False, default="")
-        target_url = sa.Column(sa.String(2048), nullable=False, default="")
-        reason = sa.Column(sa.String(500), nullable=False, default="")
-        sender_ip = sa.Column(sa.String(45))
-        created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
 
     return LinkbackRefusal

@@ -25,7 +25,7 @@ from markupsafe import Markup
 from .host import PostInfo
 from .html import strip_control_chars
 from .mf2 import clean_html
-from .models import Status
+from .models import Status, TableColumns
 from .settings import current_settings
 from .state import current_state
 from .urls import host_of, is_http_url
@@ -122,9 +122,15 @@ def shown_class(model: Any) -> type[ShownLinkback]:
     """The :class:`ShownLinkback` subclass for ``model``, with the model's properties and methods."""
     shown = _SHOWN_CLASSES.get(model)
     if shown is None:
-        copied = {name: value for name, value in vars(model).items()
-                  if isinstance(value, property)
-                  or (inspect.isfunction(value) and (not name.startswith("__") or name == "__repr__"))}
+        copied: dict[str, Any] = {}
+        # The model's own class and its columns class (models.py), base first.
+        for cls in reversed(model.__mro__):
+            if not issubclass(cls, TableColumns) or cls is TableColumns:
+                continue
+            copied.update({name: value for name, value in vars(cls).items()
+                           if isinstance(value, property)
+                           or (inspect.isfunction(value)
+                               and (not name.startswith("__") or name == "__repr__"))})
         shown = _SHOWN_CLASSES[model] = type(f"Shown{model.__name__}", (ShownLinkback,), copied)
     return shown
 
