@@ -135,7 +135,8 @@ def check_link(post_id: int):
         abort(404)  # only the post's own links: the editor is not a general fetcher
     form = PostForm(obj=post)
     return render_template("editor.html", form=form, post=post, outgoing=outgoing,
-                           delete_form=ActionForm(), checked=linkback.check_link(url))
+                           received=linkback.received_for(post), delete_form=ActionForm(),
+                           now_utc=utcnow(), checked=linkback.check_link(url))
 
 
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])

@@ -60,7 +60,7 @@ def test_refusals_at_the_door_are_logged_too(blog):
     assert [(row["kind"], row["source"]) for row in rows] == [
         ("trackback", "http://127.0.0.1:9/tb"), ("webmention", "http://127.0.0.1:9/<b>x</b>")]
     assert rows[0]["reason"] == "TrackBacks are closed on this post"
-    assert rows[1]["reason"] == "target does not exist on this site"
+    assert rows[1]["reason"] == "the target URI does not exist on this site"
 
 
 def test_the_log_keeps_only_the_newest_rows(app_config, request, source_site):

@@ -55,6 +55,7 @@ def test_the_post_feed_lists_its_approved_linkbacks_with_remote_text_escaped(blo
 
 def test_the_site_feed_lists_every_post_s_approved_linkbacks(app_config, request, source_site):
     app_config["LINKBACK_SITE_URL"] = SITE_URL
+    app_config["LINKBACK_SITE_HOSTS"] = [app_config["SERVER_NAME"]]  # the test server's address
     blog = request.getfixturevalue("blog")
     blog.add_post("original", title="The original")
     blog.add_post("other", title="Another post")

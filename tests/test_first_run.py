@@ -17,7 +17,7 @@ from flask_linkback.tables import MISSING_TABLES
 @pytest.fixture
 def bare_app(database):
     """The example blog on an empty database: ``db.create_all()`` not run yet."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database.url,
+    app = create_app({"TESTING": True, "SERVER_NAME": "localhost", "SQLALCHEMY_DATABASE_URI": database.url,
                       "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options,
                       "LINKBACK_SCHEDULER": False, "WTF_CSRF_ENABLED": False})
     yield app
@@ -75,7 +75,7 @@ def test_a_missing_secret_key_fails_at_start_up_when_webmentions_are_accepted(tm
 
 def test_routine_polls_log_nothing_at_info(tmp_path, caplog):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'poll.db'}",
-                      "LINKBACK_SCHEDULER": False, "LINKBACK_OUTBOX_POLL_SECONDS": 0.2})
+                      "SERVER_NAME": "blog.example", "LINKBACK_SCHEDULER": False, "LINKBACK_OUTBOX_POLL_SECONDS": 0.2})
     with app.app_context():
         db.create_all()
     polls = threading.Semaphore(0)

@@ -60,7 +60,10 @@ def app_config(app_config, smtp):
     return {**app_config, "LINKBACK_MAIL_SERVER": "127.0.0.1", "LINKBACK_MAIL_PORT": controller.port,
             "LINKBACK_MAIL_SENDER": "blog@example.test",
             "LINKBACK_MAIL_RECIPIENTS": ["owner@example.test"],
-            "LINKBACK_SITE_URL": SITE_URL, "LINKBACK_BLOG_NAME": "My blog"}
+            # The public address links are built from; the test server's own address is
+            # another name of the same site.
+            "LINKBACK_SITE_URL": SITE_URL, "LINKBACK_SITE_HOSTS": [app_config["SERVER_NAME"]],
+            "LINKBACK_BLOG_NAME": "My blog"}
 
 
 def saved(blog: Any) -> Any:

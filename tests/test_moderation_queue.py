@@ -307,7 +307,7 @@ def test_every_admin_page_refuses_to_be_framed(blog, source_site):
         "index": client.get("/linkback-admin/"),
         **{tab: client.get(f"{QUEUE}/{tab}") for tab in ("pending", "approved", "spam")},
         "settings": client.get("/linkback-admin/settings"),
-        "unknown tab": client.get(f"{QUEUE}/trash"),
+        "unknown tab": client.get(f"{QUEUE}/deleted"),
         "moderate": client.post(MODERATE, data={"csrf_token": token, "action": "spam",
                                                 "ids": [str(rows[0].id)]}),
         "anonymous": anonymous_client(blog).get(f"{QUEUE}/pending"),

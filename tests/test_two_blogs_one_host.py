@@ -61,7 +61,7 @@ def alice_and_bob(database: Database, tmp_path: Any) -> Iterator[tuple[PrefixedB
             "APPLICATION_ROOT": f"/{name}", "SESSION_COOKIE_PATH": f"/{name}",
             "SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": options,
             "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True, "LINKBACK_FETCH_TIMEOUT": 2.0,
-            "BLOG_TITLE": f"{name.title()}'s notes",
+            "BLOG_TITLE": f"{name.title()}'s notes", "LINKBACK_ENVIRONMENT": "production",
         })
         with app.app_context():
             db.create_all()
