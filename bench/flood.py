@@ -30,7 +30,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -108,12 +107,16 @@ class Sources:
                 status, body = "200 OK", "<html><title>slow</title><p>no link here</p></html>"
             elif path.startswith("/legit"):
                 status = "200 OK"
-                body = f'<html><title>Legit</title><p>I liked <a href="{self.target}">this</a>.</p></html>'
+                body = (f'<html><title>Legit</title><p>I liked <a href="{self.target}">this</a>.'
+                        "</p></html>")
             else:
                 status, body = "404 Not Found", "not found"
             data = body.encode()
-            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(data)}"
-                         f"\r\nConnection: close\r\n\r\n".encode() + data)
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(data)}"
+                f"\r\nConnection: close\r\n\r\n".encode()
+                + data
+            )
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -134,7 +137,11 @@ def make_database(server_url: str) -> str:
     with admin.connect() as connection:
         connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return sqlalchemy.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    return (
+        sqlalchemy.engine.make_url(server_url)
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
 
 
 def drop_database(server_url: str, url: str) -> None:
@@ -187,8 +194,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--pingbacks", type=float, default=50.0)
     parser.add_argument("--webmentions", type=float, default=10.0)
-    parser.add_argument("--database", default=DEFAULT_DATABASE,
-                        help="a PostgreSQL server URL; the bench creates and drops a database on it")
+    parser.add_argument(
+        "--database",
+        default=DEFAULT_DATABASE,
+        help="a PostgreSQL server URL; the bench creates and drops a database on it",
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -196,25 +206,53 @@ def main() -> int:
     target = f"{blog}/posts/target"
     database = make_database(args.database)
     sources = Sources(target, FETCH_TIMEOUT + 1, HANG_SERVERS).start()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "SERVER_NAME": f"127.0.0.1:{port}",
-                      "TESTING": True})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database, "SERVER_NAME": f"127.0.0.1:{port}", "TESTING": True}
+    )
     with app.app_context():
         db.create_all()
-        db.session.add(Post(slug="target", title="Target", body="<p>Hello.</p>", published_at=utcnow()))
+        db.session.add(
+            Post(slug="target", title="Target", body="<p>Hello.</p>", published_at=utcnow())
+        )
         db.session.commit()
         db.engine.dispose()
 
-    config = {"SQLALCHEMY_DATABASE_URI": database, "SERVER_NAME": f"127.0.0.1:{port}",
-              "SECRET_KEY": "flood", "BLOG_BEHIND_PROXY": True,
-              "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True, "LINKBACK_RATELIMIT_ENABLED": False,
-              "LINKBACK_FETCH_TIMEOUT": FETCH_TIMEOUT}
-    env = {**os.environ, **{f"BLOG_{k}": v if isinstance(v, str) else json.dumps(v)
-                            for k, v in config.items()}}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database,
+        "SERVER_NAME": f"127.0.0.1:{port}",
+        "SECRET_KEY": "flood",
+        "BLOG_BEHIND_PROXY": True,
+        "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
+        "LINKBACK_RATELIMIT_ENABLED": False,
+        "LINKBACK_FETCH_TIMEOUT": FETCH_TIMEOUT,
+    }
+    env = {
+        **os.environ,
+        **{f"BLOG_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
+    }
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "4", "-k", "gthread", "--threads", "8",
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "example_blog:create_app()"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=open(os.devnull, "w"))
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "4",
+            "-k",
+            "gthread",
+            "--threads",
+            "8",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "example_blog:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         return run(args, blog, target, sources, web, database)
     finally:
@@ -223,8 +261,9 @@ def main() -> int:
         drop_database(args.database, database)
 
 
-def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Popen[bytes],
-        database: str) -> int:
+def run(
+    args: Any, blog: str, target: str, sources: Sources, web: subprocess.Popen[bytes], database: str
+) -> int:
     for _ in range(300):  # the web server answers once its workers are up
         try:
             if requests.get(target, timeout=5).status_code == 200:
@@ -247,8 +286,12 @@ def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Pop
     def pingback(source: str, address: str) -> None:
         call = xmlrpc.client.dumps((source, target), "pingback.ping")
         try:
-            response = requests.post(blog + "/xmlrpc", data=call, timeout=60,
-                                     headers={"Content-Type": "text/xml", "X-Forwarded-For": address})
+            response = requests.post(
+                blog + "/xmlrpc",
+                data=call,
+                timeout=60,
+                headers={"Content-Type": "text/xml", "X-Forwarded-For": address},
+            )
             try:
                 xmlrpc.client.loads(response.content)
                 count("pingback answered")
@@ -259,8 +302,12 @@ def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Pop
 
     def webmention(source: str, address: str) -> None:
         try:
-            response = requests.post(blog + "/webmention", data={"source": source, "target": target},
-                                     timeout=60, headers={"X-Forwarded-For": address})
+            response = requests.post(
+                blog + "/webmention",
+                data={"source": source, "target": target},
+                timeout=60,
+                headers={"X-Forwarded-For": address},
+            )
             count(f"webmention {response.status_code}")
         except requests.RequestException:
             count("webmention failed")
@@ -279,7 +326,9 @@ def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Pop
                 pool.submit(pingback, sources.url(n % HANG_SERVERS, f"/hang/{n}"), next(addresses))
             for _ in range(round(args.webmentions / 10)):
                 n = next(counter)
-                pool.submit(webmention, sources.url(n % HANG_SERVERS, f"/gone/{n}"), next(addresses))
+                pool.submit(
+                    webmention, sources.url(n % HANG_SERVERS, f"/gone/{n}"), next(addresses)
+                )
             if tick == 100 or (legit_sent is None and tick == ticks // 3):
                 legit_sent = time.monotonic()
                 pool.submit(pingback, f"http://[::1]:{sources.legit_port}/legit", "192.0.2.1")
@@ -289,36 +338,53 @@ def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Pop
         deadline = time.monotonic() + 120
         while legit_sent is not None and time.monotonic() < deadline:
             with engine.connect() as connection:
-                row = connection.execute(sqlalchemy.text(
-                    "SELECT created_at FROM linkback_incoming WHERE source_url LIKE '%/legit'")).first()
+                row = connection.execute(
+                    sqlalchemy.text(
+                        "SELECT created_at FROM linkback_incoming WHERE source_url LIKE '%/legit'"
+                    )
+                ).first()
             if row is not None:
                 legit_seen = time.monotonic()
                 break
             time.sleep(0.1)
         with engine.connect() as connection:
-            waiting = connection.execute(sqlalchemy.text(
-                "SELECT status, count(*) FROM linkback_inbound_job GROUP BY status")).all()
+            waiting = connection.execute(
+                sqlalchemy.text("SELECT status, count(*) FROM linkback_inbound_job GROUP BY status")
+            ).all()
         engine.dispose()
     rss_after = rss_kib(web.pid)
 
     p50, p95 = percentile(unloaded, 0.5), percentile(unloaded, 0.95)
     f50, f95 = percentile(flooded, 0.5), percentile(flooded, 0.95)
     legit = (legit_seen - legit_sent) if legit_seen and legit_sent else float("inf")
-    print(f"post page unloaded     : p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms "
-          f"({len(unloaded)} requests)")
-    print(f"post page under flood  : p50 {f50 * 1000:7.1f} ms   p95 {f95 * 1000:7.1f} ms "
-          f"({len(flooded)} requests, max {max(flooded) * 1000:.0f} ms)")
+    print(
+        f"post page unloaded     : p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms "
+        f"({len(unloaded)} requests)"
+    )
+    print(
+        f"post page under flood  : p50 {f50 * 1000:7.1f} ms   p95 {f95 * 1000:7.1f} ms "
+        f"({len(flooded)} requests, max {max(flooded) * 1000:.0f} ms)"
+    )
     ratio50, ratio95 = f50 / p50, f95 / p95
-    print(f"ratio flood/unloaded   : p50 {ratio50:.2f}x   p95 {ratio95:.2f}x   (target <= {PAGE_TARGET}x)")
-    print(f"legitimate ping verified after {legit:.2f} s = {legit / FETCH_TIMEOUT:.2f}x the fetch "
-          f"timeout of {FETCH_TIMEOUT:g} s (target <= {LEGIT_TARGET}x)")
-    print(f"blog RSS (master + 4 workers): {rss_before / 1024:.1f} MiB before, "
-          f"{rss_after / 1024:.1f} MiB after ({(rss_after - rss_before) / 1024:+.1f} MiB)")
+    print(
+        f"ratio flood/unloaded   : p50 {ratio50:.2f}x   p95 {ratio95:.2f}x   "
+        f"(target <= {PAGE_TARGET}x)"
+    )
+    print(
+        f"legitimate ping verified after {legit:.2f} s = {legit / FETCH_TIMEOUT:.2f}x the fetch "
+        f"timeout of {FETCH_TIMEOUT:g} s (target <= {LEGIT_TARGET}x)"
+    )
+    print(
+        f"blog RSS (master + 4 workers): {rss_before / 1024:.1f} MiB before, "
+        f"{rss_after / 1024:.1f} MiB after ({(rss_after - rss_before) / 1024:+.1f} MiB)"
+    )
     print("answers: " + ", ".join(f"{n} {kind}" for kind, n in sorted(answers.items())))
     print("queue afterwards: " + ", ".join(f"{n} {status}" for status, n in waiting))
-    print(f"({args.pingbacks:g} pingbacks/s with sources hanging {FETCH_TIMEOUT + 1:g} s over "
-          f"{HANG_SERVERS} source hosts + {args.webmentions:g} webmentions/s with 404 sources, "
-          f"{args.seconds:g} s; gunicorn gthread 4x8, PostgreSQL, per-IP limits off)")
+    print(
+        f"({args.pingbacks:g} pingbacks/s with sources hanging {FETCH_TIMEOUT + 1:g} s over "
+        f"{HANG_SERVERS} source hosts + {args.webmentions:g} webmentions/s with 404 sources, "
+        f"{args.seconds:g} s; gunicorn gthread 4x8, PostgreSQL, per-IP limits off)"
+    )
     met = max(ratio50, ratio95) <= PAGE_TARGET and legit / FETCH_TIMEOUT <= LEGIT_TARGET
     return 0 if met else 1
 

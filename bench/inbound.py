@@ -46,7 +46,9 @@ SOURCES = 50
 @contextmanager
 def serve(app: Callable[..., Any]) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -73,11 +75,13 @@ def source_app(target: list[str]) -> Flask:
     @app.get("/s/<int:n>")
     def source(n: int) -> Response:
         return Response(
-            f'<!doctype html><html><head><title>Reply {n}</title></head><body><article class="h-entry">'
+            f"<!doctype html><html><head><title>Reply {n}</title></head>"
+            '<body><article class="h-entry">'
             f'<div class="p-author h-card"><a class="p-name u-url" href="/">Writer {n}</a></div>'
             f'<a class="u-in-reply-to" href="{target[0]}">re</a>'
             f'<div class="e-content">Reply number {n}.</div></article></body></html>',
-            mimetype="text/html")
+            mimetype="text/html",
+        )
 
     return app
 
@@ -86,8 +90,9 @@ def webmention_payload(n: int, source_url: str, target: str) -> dict[str, str]:
     return {"source": f"{source_url}/s/{n % SOURCES}", "target": target}
 
 
-def drive(url: str, source_url: str, target: str, seconds: float, clients: int,
-          expect: int) -> tuple[float, int, int]:
+def drive(
+    url: str, source_url: str, target: str, seconds: float, clients: int, expect: int
+) -> tuple[float, int, int]:
     """(requests per second answered with ``expect``, good, other) over ``seconds``.
 
     Runs in its own process (see :func:`drive_elsewhere`), so the clients'
@@ -102,7 +107,9 @@ def drive(url: str, source_url: str, target: str, seconds: float, clients: int,
             start.wait()
             n = index
             while time.monotonic() < deadline[0]:
-                answer = session.post(url, data=webmention_payload(n, source_url, target), timeout=30)
+                answer = session.post(
+                    url, data=webmention_payload(n, source_url, target), timeout=30
+                )
                 if answer.status_code == expect:
                     good += 1
                 else:
@@ -149,22 +156,26 @@ def main() -> int:
         with serve(bare_app()) as bare_url, serve(source_app(target)) as source_url:
             blog_holder: dict[str, Any] = {}
             with serve(lambda env, start: blog_holder["app"](env, start)) as blog_url:
-                app = create_app({
-                    "SECRET_KEY": "bench",
-                    "SERVER_NAME": blog_url.removeprefix("http://"),
-                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite3",
-                    "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,  # sources are on 127.0.0.1
-                    "LINKBACK_MODERATION": "none",
-                    "LINKBACK_INBOUND_QUEUE_MAX": 10_000_000,
-                    "LINKBACK_INBOUND_QUEUE_PER_SENDER": 10_000_000,
-                    # All requests come from one IP: the per-IP limit would answer
-                    # 429 after 60 and we would be timing the limiter, not the endpoint.
-                    "LINKBACK_RATELIMIT_ENABLED": False,
-                    "LINKBACK_SCHEDULER": False,  # no outbox in this bench
-                })
+                app = create_app(
+                    {
+                        "SECRET_KEY": "bench",
+                        "SERVER_NAME": blog_url.removeprefix("http://"),
+                        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite3",
+                        "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,  # sources are on 127.0.0.1
+                        "LINKBACK_MODERATION": "none",
+                        "LINKBACK_INBOUND_QUEUE_MAX": 10_000_000,
+                        "LINKBACK_INBOUND_QUEUE_PER_SENDER": 10_000_000,
+                        # All requests come from one IP: the per-IP limit would answer
+                        # 429 after 60 and we would be timing the limiter, not the endpoint.
+                        "LINKBACK_RATELIMIT_ENABLED": False,
+                        "LINKBACK_SCHEDULER": False,  # no outbox in this bench
+                    }
+                )
                 with app.app_context():
                     db.create_all()
-                    db.session.add(Post(slug="target", title="Target", body="<p>x</p>", published_at=utcnow()))
+                    db.session.add(
+                        Post(slug="target", title="Target", body="<p>x</p>", published_at=utcnow())
+                    )
                     db.session.commit()
                 blog_holder["app"] = app
                 target.append(f"{blog_url}/posts/target")
@@ -177,15 +188,17 @@ def main() -> int:
                 requests.post(f"{bare_url}/bare", data=payload, timeout=10)
                 runner.join(app, timeout=60)
 
-                bare = drive_elsewhere(f"{bare_url}/bare", source_url, target[0], args.seconds,
-                                       args.clients, 202)
+                bare = drive_elsewhere(
+                    f"{bare_url}/bare", source_url, target[0], args.seconds, args.clients, 202
+                )
 
                 # 1. Verification queued: this process only queues (as a web process
                 #    beside a worker), so the endpoint's own cost is measured; then
                 #    the backlog is verified and timed.
                 app.config["LINKBACK_INBOUND_WORKERS"] = 0
-                queued = drive_elsewhere(f"{blog_url}/webmention", source_url, target[0],
-                                         args.seconds, args.clients, 202)
+                queued = drive_elsewhere(
+                    f"{blog_url}/webmention", source_url, target[0], args.seconds, args.clients, 202
+                )
                 with app.app_context():
                     Job = app.extensions["linkback"].models.InboundJob
                     backlog = Job.query.filter_by(status="queued").count()
@@ -195,8 +208,9 @@ def main() -> int:
                 drain = time.monotonic() - drain_start
 
                 # 2. Verification running alongside, in the same process.
-                alongside = drive_elsewhere(f"{blog_url}/webmention", source_url, target[0],
-                                            args.seconds, args.clients, 202)
+                alongside = drive_elsewhere(
+                    f"{blog_url}/webmention", source_url, target[0], args.seconds, args.clients, 202
+                )
                 runner.join(app, timeout=600)
                 runner.shutdown()
                 with app.app_context():
@@ -206,16 +220,33 @@ def main() -> int:
 
     ratio = queued[0] / bare[0]
     ratio_alongside = alongside[0] / bare[0]
-    print(f"bare Flask route                          : {bare[0]:7.1f} requests/s ({bare[1]} x 202, {bare[2]} other)")
-    print(f"webmention endpoint, verification queued  : {queued[0]:7.1f} requests/s ({queued[1]} x 202, {queued[2]} other)")
-    print(f"ratio                                     : {ratio:7.2f}  (target >= {TARGET}: "
-          f"{'met' if ratio >= TARGET else 'NOT met'})")
-    print(f"  then {backlog} queued verification jobs (re-sends joined per source) ran in {drain:.1f} s")
-    print(f"webmention endpoint, verifying alongside  : {alongside[0]:7.1f} requests/s "
-          f"({alongside[1]} x 202, {alongside[2]} other); ratio {ratio_alongside:.2f} (for information)")
+    print(
+        f"bare Flask route                          : {bare[0]:7.1f} requests/s "
+        f"({bare[1]} x 202, {bare[2]} other)"
+    )
+    print(
+        f"webmention endpoint, verification queued  : {queued[0]:7.1f} requests/s "
+        f"({queued[1]} x 202, {queued[2]} other)"
+    )
+    print(
+        f"ratio                                     : {ratio:7.2f}  (target >= {TARGET}: "
+        f"{'met' if ratio >= TARGET else 'NOT met'})"
+    )
+    print(
+        f"  then {backlog} queued verification jobs (re-sends joined per source) "
+        f"ran in {drain:.1f} s"
+    )
+    print(
+        f"webmention endpoint, verifying alongside  : {alongside[0]:7.1f} requests/s "
+        f"({alongside[1]} x 202, {alongside[2]} other); "
+        f"ratio {ratio_alongside:.2f} (for information)"
+    )
     print(f"{stored} linkbacks stored, {verdicts} status records written")
-    print(f"({args.clients} client threads in a separate process, {args.seconds:g} s per run; servers: "
-          f"werkzeug threaded, one process, {workers} verification workers; {SOURCES} source pages cycled)")
+    print(
+        f"({args.clients} client threads in a separate process, {args.seconds:g} s per run; "
+        f"servers: werkzeug threaded, one process, {workers} verification workers; "
+        f"{SOURCES} source pages cycled)"
+    )
     return 0 if ratio >= TARGET else 1
 
 

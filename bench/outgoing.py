@@ -183,29 +183,44 @@ def drain_in_processes(app: Any, database: str, slug: str, urls: list[str], proc
     return elapsed, counts
 
 
-def run_case(app: Any, database: str, name: str, links: int, delay: float, page_delay: float) -> None:
+def run_case(app: Any, database: str, name: str, links: int, delay: float,
+             page_delay: float) -> None:
     targets = Targets(2 * links + 1, delay, page_delay)
     ports = targets.ports
     processes = os.cpu_count() or 2
     try:
-        single, _, single_counts = drain_post(app, f"{name}-one", [f"http://127.0.0.1:{ports[-1]}/post"])
-        many, cpu, counts = drain_post(app, f"{name}-many",
-                                       [f"http://127.0.0.1:{port}/post" for port in ports[:links]])
+        single, _, single_counts = drain_post(
+            app, f"{name}-one", [f"http://127.0.0.1:{ports[-1]}/post"]
+        )
+        many, cpu, counts = drain_post(
+            app, f"{name}-many", [f"http://127.0.0.1:{port}/post" for port in ports[:links]]
+        )
         spread, spread_counts = drain_in_processes(
-            app, database, f"{name}-spread",
-            [f"http://127.0.0.1:{port}/post" for port in ports[links:2 * links]], processes)
+            app,
+            database,
+            f"{name}-spread",
+            [f"http://127.0.0.1:{port}/post" for port in ports[links : 2 * links]],
+            processes,
+        )
     finally:
         targets.stop()
     floor = delay + page_delay
-    print(f"\n{name}: {links} links, each target answers the ping after {delay * 1000:.0f} ms"
-          f" and its page after {page_delay * 1000:.0f} ms")
+    print(
+        f"\n{name}: {links} links, each target answers the ping after {delay * 1000:.0f} ms"
+        f" and its page after {page_delay * 1000:.0f} ms"
+    )
     print(f"  one ping alone (baseline):   {single * 1000:7.0f} ms  {single_counts}")
     print(f"  {links} pings, one process:     {many * 1000:7.0f} ms  {counts}")
-    print(f"    ratio to {delay * 1000:.0f} ms:             {many / delay:7.2f}x  (target: within 3x)")
+    print(
+        f"    ratio to {delay * 1000:.0f} ms:             {many / delay:7.2f}x  (target: within 3x)"
+    )
     if page_delay:
         print(f"    ratio to the {floor * 1000:.0f} ms floor:      {many / floor:7.2f}x")
     print(f"    ratio to one ping alone:   {many / single:7.2f}x  (sent one by one: ~{links}x)")
-    print(f"    our CPU time:              {cpu * 1000:7.0f} ms  ({cpu / delay:.2f}x the {delay * 1000:.0f} ms)")
+    print(
+        f"    our CPU time:              {cpu * 1000:7.0f} ms  "
+        f"({cpu / delay:.2f}x the {delay * 1000:.0f} ms)"
+    )
     print(f"  {links} pings, {processes} processes:   {spread * 1000:7.0f} ms  {spread_counts}")
     print(f"    ratio to {delay * 1000:.0f} ms:             {spread / delay:7.2f}x")
     if page_delay:
@@ -217,7 +232,9 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=100)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--page-delay", type=float, default=0.0)
-    parser.add_argument("--database", default=None, help="SQLAlchemy URL (default: a temporary SQLite file)")
+    parser.add_argument(
+        "--database", default=None, help="SQLAlchemy URL (default: a temporary SQLite file)"
+    )
     parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--drain-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-workers", type=int, default=0, help=argparse.SUPPRESS)
@@ -241,9 +258,11 @@ def main() -> None:
         with app.app_context():
             db.drop_all()
             db.create_all()
-        print(f"pool: LINKBACK_OUTBOX_WORKERS={app.config['LINKBACK_OUTBOX_WORKERS']}, "
-              f"per host:port: {app.config['LINKBACK_OUTBOX_HOST_CONCURRENCY']}; "
-              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"pool: LINKBACK_OUTBOX_WORKERS={app.config['LINKBACK_OUTBOX_WORKERS']}, "
+            f"per host:port: {app.config['LINKBACK_OUTBOX_HOST_CONCURRENCY']}; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
         run_case(app, database, "slow-ping", args.links, args.delay, 0.0)
         run_case(app, database, "slow-page-and-ping", args.links, args.delay, args.delay)
         with app.app_context():

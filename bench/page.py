@@ -40,9 +40,16 @@ MIX = ("reply", "like", "repost", "mention")
 
 
 def make_app(uri: str, engine_options: dict[str, Any], **config: Any) -> Any:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
-                      "SECRET_KEY": "bench", "SERVER_NAME": "blog.test", "LINKBACK_SCHEDULER": False,
-                      **config})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": uri,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "SECRET_KEY": "bench",
+            "SERVER_NAME": "blog.test",
+            "LINKBACK_SCHEDULER": False,
+            **config,
+        }
+    )
     return app
 
 
@@ -52,8 +59,14 @@ def seed(app: Any) -> None:
         db.create_all()
         start = utcnow() - timedelta(days=30)
         for slug in ("empty", "pingbacks", "mixed"):
-            db.session.add(Post(slug=slug, title=f"A post: {slug}", body="<p>Some text.</p>" * 5,
-                                published_at=start))
+            db.session.add(
+                Post(
+                    slug=slug,
+                    title=f"A post: {slug}",
+                    body="<p>Some text.</p>" * 5,
+                    published_at=start,
+                )
+            )
         db.session.commit()
         model = app.extensions["linkback"].models.IncomingLinkback
         for slug in ("pingbacks", "mixed"):
@@ -62,18 +75,33 @@ def seed(app: Any) -> None:
             for n in range(LINKBACKS):
                 kind = MIX[n % 4] if slug == "mixed" else "mention"
                 source = f"http://s{n % 97}.example/{slug}/{n}"
-                rows.append({
-                    "kind": "pingback" if kind == "mention" else "webmention", "source_url": source,
-                    "source_key": source, "source_host": f"s{n % 97}.example",
-                    "target_url": f"http://blog.test/posts/{slug}", "post_id": str(post.id),
-                    "title": f"Someone's post number {n}", "blog_name": f"Blog {n % 97}",
-                    "excerpt": "[…] some text around the link to this post, as a pingback carries […]",
-                    "mention_type": kind, "author_name": f"Author {n}",
-                    "author_url": f"http://s{n % 97}.example/",
-                    "author_photo": f"http://s{n % 97}.example/me.jpg" if kind != "mention" else None,
-                    "content": "<p>A reply with <em>some</em> words.</p>" if kind == "reply" else None,
-                    "status": "approved", "reason": "", "created_at": start + timedelta(minutes=n),
-                    "updated_at": start})
+                rows.append(
+                    {
+                        "kind": "pingback" if kind == "mention" else "webmention",
+                        "source_url": source,
+                        "source_key": source,
+                        "source_host": f"s{n % 97}.example",
+                        "target_url": f"http://blog.test/posts/{slug}",
+                        "post_id": str(post.id),
+                        "title": f"Someone's post number {n}",
+                        "blog_name": f"Blog {n % 97}",
+                        "excerpt": "[…] some text around the link to this post, as a pingback "
+                                   "carries […]",
+                        "mention_type": kind,
+                        "author_name": f"Author {n}",
+                        "author_url": f"http://s{n % 97}.example/",
+                        "author_photo": f"http://s{n % 97}.example/me.jpg"
+                        if kind != "mention"
+                        else None,
+                        "content": "<p>A reply with <em>some</em> words.</p>"
+                        if kind == "reply"
+                        else None,
+                        "status": "approved",
+                        "reason": "",
+                        "created_at": start + timedelta(minutes=n),
+                        "updated_at": start,
+                    }
+                )
             db.session.execute(sa.insert(model), rows)
         db.session.commit()
 
@@ -137,8 +165,10 @@ def run(label: str, uri: str, engine_options: dict[str, Any]) -> None:
     baseline = ms["empty post"]
     print(f"{label}: median of {RUNS} runs; baseline: the empty post = 1.00 ({baseline:.1f} ms)")
     for name in pages:
-        print(f"  {name}: {counts[name]} queries, {ms[name] / baseline:.2f} x baseline,"
-              f" {sizes[name] / 1024:.0f} KB")
+        print(
+            f"  {name}: {counts[name]} queries, {ms[name] / baseline:.2f} x baseline,"
+            f" {sizes[name] / 1024:.0f} KB"
+        )
     for a in (app, everything):
         with a.app_context():
             db.session.remove()

@@ -18,7 +18,7 @@ from flask_linkback import __version__  # noqa: E402
 
 project = "flask-linkback"
 author = "flask-linkback developers"
-copyright = "flask-linkback developers"  # noqa: A001 - Sphinx's name for it
+copyright = "flask-linkback developers"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 

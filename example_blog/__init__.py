@@ -18,12 +18,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
-        SECRET_KEY="dev-only-change-me",
+        SECRET_KEY="dev-only-change-me",  # noqa: S106 - the demo's; deployments set their own
         BLOG_DATABASE_FILE="blog.sqlite3",
         BLOG_TITLE="A flask-linkback blog",
         BLOG_AUTHOR="The blog's author",
         BLOG_ADMIN_USER="admin",
-        BLOG_ADMIN_PASSWORD="admin",
+        BLOG_ADMIN_PASSWORD="admin",  # noqa: S106 - the demo login, overridden from the environment
     )
     # BLOG_SECRET_KEY, BLOG_SQLALCHEMY_DATABASE_URI, BLOG_LINKBACK_... from the environment.
     app.config.from_prefixed_env("BLOG")

@@ -41,7 +41,9 @@ def main() -> None:
     if app.config["LINKBACK_SCHEDULER"]:
         # The app is fully loaded: start sending and verifying now, not at the first request.
         linkback.start_scheduler(app)
-    print(f"Blog at http://{args.host}:{args.port}/  (admin: /admin/, user and password from config)")
+    print(
+        f"Blog at http://{args.host}:{args.port}/  (admin: /admin/, user and password from config)"
+    )
     app.run(host=args.host, port=args.port, threaded=True, debug=False)
 
 

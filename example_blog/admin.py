@@ -116,8 +116,15 @@ def edit(post_id: int | None = None):
         return redirect(url_for("admin.edit", post_id=post.id))
     outgoing = linkback.outgoing_for(post) if post.id else []
     received = linkback.received_for(post) if post.id else []
-    return render_template("editor.html", form=form, post=post, outgoing=outgoing, received=received,
-                           delete_form=ActionForm(), now_utc=utcnow())
+    return render_template(
+        "editor.html",
+        form=form,
+        post=post,
+        outgoing=outgoing,
+        received=received,
+        delete_form=ActionForm(),
+        now_utc=utcnow(),
+    )
 
 
 @bp.route("/posts/<int:post_id>/check", methods=["POST"])
@@ -134,9 +141,16 @@ def check_link(post_id: int):
     if url not in {ping.target_url for ping in outgoing}:
         abort(404)  # only the post's own links: the editor is not a general fetcher
     form = PostForm(obj=post)
-    return render_template("editor.html", form=form, post=post, outgoing=outgoing,
-                           received=linkback.received_for(post), delete_form=ActionForm(),
-                           now_utc=utcnow(), checked=linkback.check_link(url))
+    return render_template(
+        "editor.html",
+        form=form,
+        post=post,
+        outgoing=outgoing,
+        received=linkback.received_for(post),
+        delete_form=ActionForm(),
+        now_utc=utcnow(),
+        checked=linkback.check_link(url),
+    )
 
 
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])

@@ -44,14 +44,30 @@ def post(slug: str):
 
 
 SAMPLE_POSTS = [
-    ("hello-linkbacks", "Hello, linkbacks",
-     ("<p>This blog speaks <a href=\"https://www.hixie.ch/specs/pingback/pingback\">Pingback</a>"
-      " and TrackBack. Link to any post here from your own blog and it will show up below it.</p>")),
-    ("why-pingbacks", "Why pingbacks matter",
-     ("<p>A pingback tells a writer that someone answered them. Read "
-      "<a href=\"/posts/hello-linkbacks\">the first post</a> for how this blog handles them.</p>")),
-    ("comments-closed", "Comments closed, pings open",
-     "<p>Comments are closed on this post, but its pingback list is open: link to it and see.</p>"),
+    (
+        "hello-linkbacks",
+        "Hello, linkbacks",
+        (
+            '<p>This blog speaks <a href="https://www.hixie.ch/specs/pingback/pingback">Pingback</a>'
+            " and TrackBack. Link to any post here from your own blog and it will show up below"
+            " it.</p>"
+        ),
+    ),
+    (
+        "why-pingbacks",
+        "Why pingbacks matter",
+        (
+            "<p>A pingback tells a writer that someone answered them. Read "
+            '<a href="/posts/hello-linkbacks">the first post</a> for how this blog handles'
+            " them.</p>"
+        ),
+    ),
+    (
+        "comments-closed",
+        "Comments closed, pings open",
+        "<p>Comments are closed on this post, but its pingback list is open: link to it and"
+        " see.</p>",
+    ),
 ]
 
 
@@ -62,9 +78,15 @@ def seed_posts() -> str:
         return "The blog already has posts; nothing seeded."
     now = utcnow()
     for age, (slug, title, body) in enumerate(reversed(SAMPLE_POSTS)):
-        db.session.add(Post(slug=slug, title=title, body=body,
-                            published_at=now - timedelta(hours=age + 1),
-                            comments_open=slug != "comments-closed"))
+        db.session.add(
+            Post(
+                slug=slug,
+                title=title,
+                body=body,
+                published_at=now - timedelta(hours=age + 1),
+                comments_open=slug != "comments-closed",
+            )
+        )
     db.session.commit()
     return f"Seeded {len(SAMPLE_POSTS)} posts."
 

@@ -64,7 +64,8 @@ def _set(ids: tuple[int, ...], status: Status) -> None:
         row = state.db.session.get(Linkback, linkback_id)
         if row is None:
             raise click.ClickException(f"no linkback with id {linkback_id}")
-        state.extension.set_status(row, status, reason=f"marked {status.value} from the command line")
+        state.extension.set_status(row, status,
+                                   reason=f"marked {status.value} from the command line")
         click.echo(f"{row.id}\t{row.status}\t{row.source_url}")
 
 
@@ -98,7 +99,8 @@ def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
                    "path under it. Default: from SERVER_NAME or LINKBACK_SITE_HOSTS.")
 @click.option("--slug-url", default=None, metavar="TEMPLATE", callback=_http_url,
               help="A post's URL here with {slug} for its slug, e.g. "
-                   "https://example.org/posts/{slug}: tried when the exported link matches no post.")
+                   "https://example.org/posts/{slug}: tried when the exported link matches "
+                   "no post.")
 def import_wordpress_command(export: str, dry_run: bool, site_url: str | None,
                              slug_url: str | None) -> None:
     """Import the pingbacks and trackbacks of a WordPress export (WXR) file.
@@ -158,8 +160,10 @@ def worker_command(inbound_workers: int | None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start(app)
-    click.echo(f"Linkback worker running: outbox every {app.config['LINKBACK_OUTBOX_POLL_SECONDS']} s,"
-               f" inbound queue every {app.config['LINKBACK_INBOUND_POLL_SECONDS']} s;"
+    outbox_every = app.config["LINKBACK_OUTBOX_POLL_SECONDS"]
+    inbound_every = app.config["LINKBACK_INBOUND_POLL_SECONDS"]
+    click.echo(f"Linkback worker running: outbox every {outbox_every} s,"
+               f" inbound queue every {inbound_every} s;"
                " Ctrl+C stops it.")
     try:
         stop.wait()

@@ -47,7 +47,8 @@ def _str(value: Any) -> bool:
 
 
 def _hosts(value: Any) -> bool:
-    return isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(h, str) for h in value)
+    return (isinstance(value, (list, tuple, set, frozenset))
+            and all(isinstance(h, str) for h in value))
 
 
 def _site_url(value: Any) -> bool:
@@ -209,7 +210,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     #: Threads per process that verify queued pings. ``0``: this process only queues them and
     #: ``flask linkback worker`` (or another process) verifies.
     "LINKBACK_INBOUND_WORKERS": (4, _non_negative_int,
-                                 "a whole number >= 0 (0: this process only queues, a worker verifies)"),
+                                 "a whole number >= 0 (0: this process only queues, a worker "
+                                 "verifies)"),
     #: Most pings waiting for verification in all (re-sends that joined a waiting one count);
     #: past it Pingback answers fault 50 and TrackBack and Webmention HTTP 503 with ``Retry-After``.
     "LINKBACK_INBOUND_QUEUE_MAX": (1000, _positive_int, "a whole number > 0"),
@@ -246,11 +248,14 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     #: Default held words: a source containing one waits for moderation (not spam).
     "LINKBACK_HELD_WORDS": ((), _hosts, "a list of words or phrases"),
     #: Default days after which a post takes no more pingbacks (0: never); comments are apart.
-    "LINKBACK_CLOSE_PINGBACKS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
+    "LINKBACK_CLOSE_PINGBACKS_AFTER_DAYS": (0, _non_negative_int,
+                                          "a whole number of days >= 0 (0: never)"),
     #: Default days after which a post takes no more TrackBacks (0: never).
-    "LINKBACK_CLOSE_TRACKBACKS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
+    "LINKBACK_CLOSE_TRACKBACKS_AFTER_DAYS": (0, _non_negative_int,
+                                           "a whole number of days >= 0 (0: never)"),
     #: Default days after which a post takes no more webmentions (0: never).
-    "LINKBACK_CLOSE_WEBMENTIONS_AFTER_DAYS": (0, _non_negative_int, "a whole number of days >= 0 (0: never)"),
+    "LINKBACK_CLOSE_WEBMENTIONS_AFTER_DAYS": (0, _non_negative_int,
+                                            "a whole number of days >= 0 (0: never)"),
     # The blog owner's side (issue 12): absolute URLs, e-mail, refusal log, feeds, environment.
     #: Default of the "e-mail me" Discussion setting: mail the owner when a linkback is held or
     #: approved on arrival (sent by the worker, never in a request).

@@ -247,6 +247,7 @@ def _advertise_header(response: Response) -> Response:
     if url and "X-Pingback" not in response.headers:
         response.headers["X-Pingback"] = url
     webmention = g.pop("_linkback_webmention", None)
-    if webmention and not any("webmention" in value.lower() for value in response.headers.getlist("Link")):
+    links = response.headers.getlist("Link")
+    if webmention and not any("webmention" in value.lower() for value in links):
         response.headers.add("Link", f'<{webmention}>; rel="webmention"')
     return response

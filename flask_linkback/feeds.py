@@ -48,7 +48,8 @@ def site_feed() -> Response:
                 posts[row.post_id] = _public_post(row.post_id)
             if posts[row.post_id] is not None:
                 entries.append((row, posts[row.post_id]))
-        site = current_app.config["LINKBACK_BLOG_NAME"] or host_of(external_url("linkback_feeds.site"))
+        site = (current_app.config["LINKBACK_BLOG_NAME"]
+                or host_of(external_url("linkback_feeds.site")))
         return _feed(f"Linkbacks to {site}", external_url("linkback_feeds.site"),
                      external_url("linkback_feeds.site"), entries)
 
@@ -97,7 +98,8 @@ def _tag(row_or_url: str) -> str:
     return f"tag:{host_of(external_url('linkback_feeds.site'))},2024:{row_or_url}"
 
 
-def _feed(title: str, self_url: str, alternate: str, entries: list[tuple[Any, PostInfo]]) -> Response:
+def _feed(title: str, self_url: str, alternate: str,
+          entries: list[tuple[Any, PostInfo]]) -> Response:
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     ET.SubElement(feed, f"{{{ATOM}}}title").text = title
@@ -126,7 +128,8 @@ def _feed(title: str, self_url: str, alternate: str, entries: list[tuple[Any, Po
             row.author_name or row.blog_name or row.source_host)
         if row.author_url:
             ET.SubElement(author, f"{{{ATOM}}}uri").text = _clean(row.author_url)
-        summary = _clean(row.excerpt) or f"{_clean(row.display_title)} links to “{_clean(info.title)}”."
+        summary = (_clean(row.excerpt)
+                   or f"{_clean(row.display_title)} links to “{_clean(info.title)}”.")
         ET.SubElement(entry, f"{{{ATOM}}}summary", type="text").text = summary
     body = ET.tostring(feed, encoding="unicode", xml_declaration=False)
     return Response('<?xml version="1.0" encoding="utf-8"?>\n' + body,

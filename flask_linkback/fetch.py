@@ -10,6 +10,7 @@ very address that was checked, so DNS rebinding cannot slip past it.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import ipaddress
 import itertools
@@ -61,7 +62,7 @@ __all__ = [
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 65536
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # noqa: S105 - an HTTP token (RFC 9110), no secret
 _PARAM = rf'\s*;\s*({_TOKEN})(?:\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;,"]*)))?'
 _LINK_VALUE = re.compile(rf"<([^>]*)>((?:{_PARAM})*)")
 _LINK_PARAM = re.compile(_PARAM)
@@ -378,10 +379,10 @@ class _Watchdog:
             for connection in self._connections:
                 sock = connection.sock
                 if sock is not None:
-                    try:  # the plain socket's shutdown, so an SSL socket keeps its state
+                    # The plain socket's shutdown, so an SSL socket keeps its state;
+                    # OSError: already closed.
+                    with contextlib.suppress(OSError):
                         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                    except OSError:
-                        pass  # already closed
 
     def __enter__(self) -> Self:
         self._token = _WATCHDOG.set(self)
@@ -531,7 +532,8 @@ class _PolicyConnectionMixin:
             infos = _RESOLVER.resolve(host, self.port)
         except (socket.gaierror, UnicodeError) as error:
             raise NameResolutionError(self.host, self, error) from error  # type: ignore[arg-type]
-        allowed = [info for info in infos if address_allowed(info[4][0].split("%", 1)[0], self.allow_private)]
+        allowed = [info for info in infos
+                   if address_allowed(info[4][0].split("%", 1)[0], self.allow_private)]
         if not allowed:
             # Which addresses a name resolves to is this network's business, not the sender's.
             raise AddressRefused(f"{self.host} is not a public address; refused")
@@ -568,12 +570,16 @@ class _PolicyConnectionMixin:
 
 @cache
 def _pool_classes(allow_private: bool) -> dict[str, type[HTTPConnectionPool]]:
-    http_conn = type("PolicyHTTPConnection", (_PolicyConnectionMixin, HTTPConnection), {"allow_private": allow_private})
+    policy = {"allow_private": allow_private}
+    http_conn = type("PolicyHTTPConnection", (_PolicyConnectionMixin, HTTPConnection), policy)
     https_conn = type(
-        "PolicyHTTPSConnection", (_PolicyConnectionMixin, HTTPSConnection), {"allow_private": allow_private}
+        "PolicyHTTPSConnection", (_PolicyConnectionMixin, HTTPSConnection), policy
     )
-    http_pool = type("PolicyHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
-    https_pool = type("PolicyHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
+    http_pool = type("PolicyHTTPConnectionPool", (HTTPConnectionPool,),
+                     {"ConnectionCls": http_conn})
+    https_pool = type(
+        "PolicyHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}
+    )
     return {"http": http_pool, "https": https_pool}
 
 
@@ -602,8 +608,9 @@ def _pool_manager(allow_private: bool) -> PoolManager:
     now = time.monotonic()
     manager, last_used = managers.get(allow_private, (None, now))
     if manager is None:
-        manager = PoolManager(num_pools=4, maxsize=1, block=False, cert_reqs="CERT_REQUIRED",
-                              ca_certs=ca_bundle())
+        manager = PoolManager(
+            num_pools=4, maxsize=1, block=False, cert_reqs="CERT_REQUIRED", ca_certs=ca_bundle()
+        )
         manager.pool_classes_by_scheme = _pool_classes(allow_private)
     elif now - last_used > KEEP_ALIVE_SECONDS:
         manager.clear()  # closes the idle connections; pools reopen on demand

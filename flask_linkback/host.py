@@ -63,9 +63,12 @@ class HostNotConfigured(RuntimeError):
 
 
 _HOW_TO = {
-    "post_loader": "@linkback.post_loader\ndef load_post(post_id: str): return Post.query.get(post_id)",
-    "url_resolver": "@linkback.url_resolver\ndef post_for_url(url: str): ...  # the post this URL shows, or None",
-    "post_info": "@linkback.post_info\ndef describe(post): return PostInfo(id=..., url=..., title=...)",
+    "post_loader": "@linkback.post_loader\n"
+                   "def load_post(post_id: str): return Post.query.get(post_id)",
+    "url_resolver": "@linkback.url_resolver\n"
+                    "def post_for_url(url: str): ...  # the post this URL shows, or None",
+    "post_info": "@linkback.post_info\n"
+                 "def describe(post): return PostInfo(id=..., url=..., title=...)",
 }
 
 
@@ -98,6 +101,7 @@ class HostCallbacks:
         info = self.require("post_info")(post)
         if not isinstance(info, PostInfo):
             raise HostNotConfigured(
-                f"the post_info callback must return a flask_linkback.PostInfo, got {type(info).__name__}"
+                "the post_info callback must return a flask_linkback.PostInfo, "
+                f"got {type(info).__name__}"
             )
         return info

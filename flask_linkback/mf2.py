@@ -64,7 +64,8 @@ class Entry:
 
 
 def clean_html(html: str) -> str:
-    """Sanitise remote HTML: a few text tags, http(s) links marked ``nofollow ugc``, nothing else."""
+    """Sanitise remote HTML: a few text tags, http(s) links marked ``nofollow ugc``, nothing
+    else."""
     return nh3.clean(
         html,
         tags=set(CONTENT_TAGS),
@@ -89,7 +90,8 @@ def read_entry(document: Document, targets: Iterable[str]) -> Entry | None:
     entries = list(_entries(parsed.get("items", [])))
     if not entries:
         return None
-    entry, feed = next(((e, f) for e, f in entries if _links_to(e, wanted, document.url)), entries[0])
+    entry, feed = next(((e, f) for e, f in entries if _links_to(e, wanted, document.url)),
+                       entries[0])
     props = entry.get("properties", {})
     author = _author(entry, feed, parsed, document.url)
     name = _text(_first(props.get("name")))
@@ -174,7 +176,9 @@ def _author(entry: dict[str, Any], feed: dict[str, Any] | None, parsed: dict[str
     if isinstance(author, str):
         card = _card_with_url(parsed.get("items", []), author) if is_http_url(author) else None
         if card is None:
-            return (None, _url(author), None) if is_http_url(author) else (_name(author), None, None)
+            if is_http_url(author):
+                return None, _url(author), None
+            return _name(author), None, None
         author = card
     if not isinstance(author, dict):
         return None, None, None

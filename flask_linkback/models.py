@@ -77,7 +77,8 @@ def define_models(db: SQLAlchemy) -> Models:
     """Define (once) and return the extension's models for this ``db``."""
     models = _BY_DB.get(db)
     if models is None:
-        models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db), OutgoingPing=define_outgoing(db),
+        models = _BY_DB[db] = Models(IncomingLinkback=_incoming(db),
+                                     OutgoingPing=define_outgoing(db),
                                      WebmentionRequest=_webmention_request(db),
                                      InboundJob=define_inbound_job(db),
                                      LinkbackSetting=define_settings_model(db))
@@ -126,12 +127,13 @@ class IncomingLinkbackColumns(TableColumns):
         return self.title or self.blog_name or self.source_url
 
     def __repr__(self) -> str:
-        return f"<IncomingLinkback {self.id} {self.kind} {self.source_url} -> {self.post_id} {self.status}>"
+        return (f"<IncomingLinkback {self.id} {self.kind} {self.source_url} -> {self.post_id} "
+                f"{self.status}>")
 
 
 def _incoming(db: SQLAlchemy) -> type[IncomingLinkbackColumns]:
     class IncomingLinkback(IncomingLinkbackColumns, db.Model):  # type: ignore[name-defined,misc]
-        """The ``linkback_incoming`` table on this ``db`` (columns: :class:`IncomingLinkbackColumns`)."""
+        """``linkback_incoming`` on this ``db`` (the columns: :class:`IncomingLinkbackColumns`)."""
 
         __tablename__ = "linkback_incoming"
         __table_args__ = (
@@ -186,7 +188,10 @@ class WebmentionRequestColumns(TableColumns):
 
 def _webmention_request(db: SQLAlchemy) -> type[WebmentionRequestColumns]:
     class WebmentionRequest(WebmentionRequestColumns, db.Model):  # type: ignore[name-defined,misc]
-        """The ``linkback_webmention_request`` table on this ``db`` (columns: :class:`WebmentionRequestColumns`)."""
+        """``linkback_webmention_request`` on this ``db``.
+
+        The columns are in :class:`WebmentionRequestColumns`.
+        """
 
         __tablename__ = "linkback_webmention_request"
 
@@ -298,7 +303,7 @@ class OutgoingPingColumns(TableColumns):
 
 def define_outgoing(db: SQLAlchemy) -> type[OutgoingPingColumns]:
     class OutgoingPing(OutgoingPingColumns, db.Model):  # type: ignore[name-defined,misc]
-        """The ``linkback_outgoing`` table on this ``db`` (columns: :class:`OutgoingPingColumns`)."""
+        """``linkback_outgoing`` on this ``db`` (the columns: :class:`OutgoingPingColumns`)."""
 
         __tablename__ = "linkback_outgoing"
         __table_args__ = (
@@ -364,12 +369,13 @@ class InboundJobColumns(TableColumns):
     linkback_id: Mapped[int | None] = mapped_column(sa.Integer)
 
     def __repr__(self) -> str:
-        return f"<InboundJob {self.id} {self.kind} {self.source_url} -> {self.post_id} {self.status}>"
+        return (f"<InboundJob {self.id} {self.kind} {self.source_url} -> {self.post_id} "
+                f"{self.status}>")
 
 
 def define_inbound_job(db: SQLAlchemy) -> type[InboundJobColumns]:
     class InboundJob(InboundJobColumns, db.Model):  # type: ignore[name-defined,misc]
-        """The ``linkback_inbound_job`` table on this ``db`` (columns: :class:`InboundJobColumns`)."""
+        """``linkback_inbound_job`` on this ``db`` (the columns: :class:`InboundJobColumns`)."""
 
         __tablename__ = "linkback_inbound_job"
         __table_args__ = (
@@ -393,7 +399,7 @@ class LinkbackSettingColumns(TableColumns):
 def define_settings_model(db: SQLAlchemy) -> type[LinkbackSettingColumns]:
     """The key/value table the Discussion settings are saved in (see ``settings.py``)."""
     class LinkbackSetting(LinkbackSettingColumns, db.Model):  # type: ignore[name-defined,misc]
-        """The ``linkback_settings`` table on this ``db`` (columns: :class:`LinkbackSettingColumns`)."""
+        """``linkback_settings`` on this ``db`` (the columns: :class:`LinkbackSettingColumns`)."""
 
         __tablename__ = "linkback_settings"
 

@@ -15,6 +15,7 @@ never from a request's Host header.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import socket
@@ -85,7 +86,8 @@ def compose(linkback: Any) -> tuple[str, str]:
     config = current_app.config
     with site_context():
         post = state.callbacks.load(linkback.post_id)
-        post_title = state.callbacks.describe(post).title if post is not None else linkback.target_url
+        post_title = (state.callbacks.describe(post).title if post is not None
+                      else linkback.target_url)
     review = external_url("linkback_admin.review", linkback_id=linkback.id)
     queue = external_url("linkback_admin.queue", status=Status.PENDING.value)
     site = config["LINKBACK_BLOG_NAME"] or host_of(queue)
@@ -93,11 +95,14 @@ def compose(linkback: Any) -> tuple[str, str]:
     kind = linkback.kind.capitalize() if linkback.kind != "webmention" else "Webmention"
     if held:
         subject = f'[{_line(site, 80)}] Please moderate: "{_line(post_title, 120)}"'
-        opening = f'A new {linkback.kind} to your post "{_line(post_title)}" is waiting for your approval.'
+        opening = (f'A new {linkback.kind} to your post "{_line(post_title)}" '
+                   "is waiting for your approval.")
     else:
         subject = f'[{_line(site, 80)}] New {linkback.kind} on "{_line(post_title, 120)}"'
-        opening = f'A new {linkback.kind} to your post "{_line(post_title)}" was approved on arrival.'
-    lines = [opening, "", f"Post:    {linkback.target_url}", f"From:    {_line(linkback.source_url, 2048)}",
+        opening = (f'A new {linkback.kind} to your post "{_line(post_title)}" '
+                   "was approved on arrival.")
+    lines = [opening, "", f"Post:    {linkback.target_url}",
+             f"From:    {_line(linkback.source_url, 2048)}",
              f"Title:   {_line(linkback.display_title)}"]
     if linkback.blog_name:
         lines.append(f"Blog:    {_line(linkback.blog_name)}")
@@ -112,7 +117,8 @@ def compose(linkback: Any) -> tuple[str, str]:
     if held:
         lines += [f"Approve it: {review}?do=approve", f"Mark it as spam: {review}?do=spam"]
     else:
-        lines += [f"Mark it as spam: {review}?do=spam", f"Put it back in the queue: {review}?do=unapprove"]
+        lines += [f"Mark it as spam: {review}?do=spam",
+                  f"Put it back in the queue: {review}?do=unapprove"]
     lines += [f"Moderation queue: {queue}", "",
               "You get this e-mail because \"E-mail me\" is on in the Discussion settings."]
     return subject, "\n".join(lines) + "\n"
@@ -125,7 +131,7 @@ def _wake(app: Flask) -> None:
         return
     try:
         wake(utcnow())
-    except Exception:  # noqa: BLE001 - the next poll sends it anyway
+    except Exception:
         logger.debug("could not wake the scheduler for a linkback e-mail", exc_info=True)
 
 
@@ -174,8 +180,10 @@ def send_queued_mail(now: Any = None) -> dict[str, int]:
                     logger.error("linkback e-mail %s failed for good: %s", row.id, row.last_error)
                 else:
                     row.status = "retry"
-                    row.next_attempt_at = now + min(RETRY_BASE * 2 ** (row.attempts - 1), MAX_BACKOFF)
-                    logger.warning("linkback e-mail %s not sent, will retry: %s", row.id, row.last_error)
+                    backoff = min(RETRY_BASE * 2 ** (row.attempts - 1), MAX_BACKOFF)
+                    row.next_attempt_at = now + backoff
+                    logger.warning("linkback e-mail %s not sent, will retry: %s",
+                                   row.id, row.last_error)
                 if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
                     connection = None
             else:
@@ -187,10 +195,8 @@ def send_queued_mail(now: Any = None) -> dict[str, int]:
             session.commit()
     finally:
         if connection is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 connection.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
     return counts
 
 

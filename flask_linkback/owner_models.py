@@ -60,7 +60,7 @@ class MailMessageColumns(TableColumns):
 
 def _mail(db: SQLAlchemy) -> type[MailMessageColumns]:
     class MailMessage(MailMessageColumns, db.Model):  # type: ignore[name-defined,misc]
-        """The ``linkback_mail`` table on this ``db`` (columns: :class:`MailMessageColumns`)."""
+        """``linkback_mail`` on this ``db`` (the columns: :class:`MailMessageColumns`)."""
 
         __tablename__ = "linkback_mail"
         __table_args__ = (sa.Index("ix_linkback_mail_status_due", "status", "next_attempt_at"),)
@@ -85,7 +85,7 @@ class LinkbackRefusalColumns(TableColumns):
 
 def _refusal(db: SQLAlchemy) -> type[LinkbackRefusalColumns]:
     class LinkbackRefusal(LinkbackRefusalColumns, db.Model):  # type: ignore[name-defined,misc]
-        """The ``linkback_refusal`` table on this ``db`` (columns: :class:`LinkbackRefusalColumns`)."""
+        """``linkback_refusal`` on this ``db`` (the columns: :class:`LinkbackRefusalColumns`)."""
 
         __tablename__ = "linkback_refusal"
 

@@ -38,7 +38,8 @@ PAGE_ARG = "linkback-page"
 #: The element id the page links jump to (the ``responses`` macro's wrapper).
 ANCHOR = "linkbacks"
 #: microformats2 property of a response in its post's ``h-entry``, by group.
-MF2_PROPERTIES = {"reply": "p-comment", "like": "u-like", "repost": "u-repost", "mention": "p-comment"}
+MF2_PROPERTIES = {"reply": "p-comment", "like": "u-like", "repost": "u-repost",
+                  "mention": "p-comment"}
 RDF_NAMESPACES = (
     'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
     'xmlns:dc="http://purl.org/dc/elements/1.1/" '
@@ -52,7 +53,8 @@ def group_of(mention_type: str | None) -> str:
 
 
 def iso_datetime(value: datetime | None) -> str:
-    """ISO 8601 in UTC with its zone (``...Z``), for ``datetime`` attributes; stored times are UTC."""
+    """ISO 8601 in UTC with its zone (``...Z``), for ``datetime`` attributes; stored times are
+    UTC."""
     if value is None:
         return ""
     if value.tzinfo is not None:
@@ -119,7 +121,8 @@ _SHOWN_CLASSES: weakref.WeakKeyDictionary[Any, type[ShownLinkback]] = weakref.We
 
 
 def shown_class(model: Any) -> type[ShownLinkback]:
-    """The :class:`ShownLinkback` subclass for ``model``, with the model's properties and methods."""
+    """The :class:`ShownLinkback` subclass for ``model``, with the model's properties and
+    methods."""
     shown = _SHOWN_CLASSES.get(model)
     if shown is None:
         copied: dict[str, Any] = {}
@@ -216,7 +219,9 @@ class PostLinkbacks:
         if not has_request_context():
             return 1
         raw = request.args.get(PAGE_ARG, "")
-        return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+        if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0:
+            return int(raw)
+        return 1
 
     @cached_property
     def _page(self) -> tuple[int, dict[str, int], dict[str, list[Any]]]:
@@ -240,13 +245,15 @@ class PostLinkbacks:
 
     def _load_page(self, number: int) -> tuple[dict[str, int], dict[str, list[Any]]]:
         query = page_query(current_state().models.IncomingLinkback, self.newest_first)
-        params = {"post_id": self.info.id, "skip": (number - 1) * self.per_page, "size": self.per_page}
-        totals = {name: 0 for name in (*GROUPS, "all")}
+        params = {"post_id": self.info.id, "skip": (number - 1) * self.per_page,
+                  "size": self.per_page}
+        totals = dict.fromkeys((*GROUPS, "all"), 0)
         items: dict[str, list[Any]] = {name: [] for name in (*GROUPS, "all")}
         model = current_state().models.IncomingLinkback
         shown, keys = shown_class(model), column_keys(model)
         for row in current_state().db.session.execute(query, params):
-            item = shown(zip(keys, row))
+            # The row has the model's columns, then the page's counts (not zipped).
+            item = shown(zip(keys, row, strict=False))
             totals.update(all=row._lb_total,
                           **{t: getattr(row, f"_lb_{t}") for t in PAGE_COUNTED_TYPES})
             items[group_of(item.mention_type)].append(item)
@@ -309,7 +316,8 @@ class PostLinkbacks:
         def attr(value: str) -> str:
             return quoteattr(strip_control_chars(value)).replace("--", "&#45;&#45;")
 
-        return Markup(
+        # Every value is quoted by quoteattr above.
+        return Markup(  # noqa: S704 - built from escaped attribute values only
             f"<rdf:RDF {RDF_NAMESPACES}>\n"
             f"<rdf:Description rdf:about={attr(self.info.url)} dc:identifier={attr(self.info.url)}"
             f" dc:title={attr(self.info.title)} trackback:ping={attr(self.trackback_url)} />\n"
@@ -359,7 +367,8 @@ class PostLinkbacks:
 
     @staticmethod
     def mf2_property(item: Any) -> str:
-        """The item's microformats2 property in the post's ``h-entry``: p-comment, u-like or u-repost."""
+        """The item's microformats2 property in the post's ``h-entry``: p-comment, u-like or
+        u-repost."""
         return MF2_PROPERTIES[group_of(item.mention_type)]
 
     @staticmethod
@@ -380,7 +389,9 @@ class PostLinkbacks:
     @staticmethod
     def author_link(item: Any) -> str:
         """The author's http(s) URL, else the source page."""
-        return item.author_url if item.author_url and is_http_url(item.author_url) else item.source_url
+        return (
+            item.author_url if item.author_url and is_http_url(item.author_url) else item.source_url
+        )
 
     @staticmethod
     def photo(item: Any) -> str | None:
@@ -390,7 +401,9 @@ class PostLinkbacks:
     @staticmethod
     def content(item: Any) -> Markup:
         """The stored content, sanitised again on the way out (defence in depth)."""
-        return Markup(clean_html(item.content)) if item.content else Markup("")
+        if not item.content:
+            return Markup("")
+        return Markup(clean_html(item.content))  # noqa: S704 - nh3 sanitised it just now
 
 
 def linkbacks_for(post: Any) -> PostLinkbacks:

@@ -1,4 +1,4 @@
-"""Moved to :mod:`flask_linkback.outbound.webmention`; this name is kept for code that imports it."""
+"""Moved to :mod:`flask_linkback.outbound.webmention`; the old name still imports."""
 
 from __future__ import annotations
 

@@ -254,7 +254,8 @@ def _moved(link: str, site_url: str) -> str:
 
 
 def default_site_url() -> str | None:
-    """This site's configured root URL (LINKBACK_SITE_URL or SERVER_NAME), without its last slash."""
+    """This site's configured root URL (LINKBACK_SITE_URL or SERVER_NAME), without its last
+    slash."""
     site = configured_site()
     return site.url.rstrip("/") if site else None
 

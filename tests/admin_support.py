@@ -82,21 +82,38 @@ def post_settings(client: Client, **changes: str | None) -> requests.Response:
     return client.post(SETTINGS, data=data)
 
 
-def moderate(client: Client, action: str, ids: list[int], tab: str = "pending") -> requests.Response:
+def moderate(
+    client: Client, action: str, ids: list[int], tab: str = "pending"
+) -> requests.Response:
     """Tick these rows and press the bulk "Apply" button."""
     token = csrf_token(client, f"{QUEUE}/{tab}")
-    return client.post(MODERATE, data={"csrf_token": token, "action": action,
-                                       "ids": [str(i) for i in ids], "bulk": "1",
-                                       "next": f"{QUEUE}/{tab}"})
+    return client.post(
+        MODERATE,
+        data={
+            "csrf_token": token,
+            "action": action,
+            "ids": [str(i) for i in ids],
+            "bulk": "1",
+            "next": f"{QUEUE}/{tab}",
+        },
+    )
 
 
-def press(client: Client, action: str, row_id: int, tab: str = "pending",
-          ticked: tuple[int, ...] = ()) -> requests.Response:
+def press(
+    client: Client, action: str, row_id: int, tab: str = "pending", ticked: tuple[int, ...] = ()
+) -> requests.Response:
     """Press one row's own button (with other rows perhaps ticked and the bulk menu on Delete)."""
     token = csrf_token(client, f"{QUEUE}/{tab}")
-    return client.post(MODERATE, data={"csrf_token": token, "one": f"{action}:{row_id}",
-                                       "action": "delete", "ids": [str(i) for i in ticked],
-                                       "next": f"{QUEUE}/{tab}"})
+    return client.post(
+        MODERATE,
+        data={
+            "csrf_token": token,
+            "one": f"{action}:{row_id}",
+            "action": "delete",
+            "ids": [str(i) for i in ticked],
+            "next": f"{QUEUE}/{tab}",
+        },
+    )
 
 
 def queue_rows(client: Client, tab: str = "pending", query: str = "") -> list[int]:

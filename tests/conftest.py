@@ -56,7 +56,9 @@ class LiveServer:
         self.port = self.server.server_port
         self.netloc = f"{host}:{self.port}" if ":" not in host else f"[{host}]:{self.port}"
         self.url = f"http://{self.netloc}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         assert self.app is not None, "LiveServer started before its app was set"
@@ -157,8 +159,13 @@ class Blog:
 
     def add_post(self, slug: str, body: str = "<p>Text.</p>", **fields: Any) -> Post:
         with self.app.app_context():
-            post = Post(slug=slug, title=fields.pop("title", slug.replace("-", " ").title()),
-                        body=body, published_at=fields.pop("published_at", utcnow()), **fields)
+            post = Post(
+                slug=slug,
+                title=fields.pop("title", slug.replace("-", " ").title()),
+                body=body,
+                published_at=fields.pop("published_at", utcnow()),
+                **fields,
+            )
             blog_db.session.add(post)
             blog_db.session.commit()
             blog_db.session.refresh(post)
@@ -191,16 +198,18 @@ def other_blog_factory(tmp_path: Any) -> Iterator[Callable[..., Blog]]:
     def start(**config: Any) -> Blog:
         server = LiveServer()
         name = f"other-{len(started)}"
-        app = create_app({
-            "TESTING": True,
-            "SECRET_KEY": name,
-            "SERVER_NAME": server.netloc,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'{name}.sqlite3'}",
-            "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
-            "LINKBACK_SCHEDULER": False,
-            "LINKBACK_ENVIRONMENT": "production",
-            **config,
-        })
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": name,
+                "SERVER_NAME": server.netloc,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'{name}.sqlite3'}",
+                "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
+                "LINKBACK_SCHEDULER": False,
+                "LINKBACK_ENVIRONMENT": "production",
+                **config,
+            }
+        )
         with app.app_context():
             blog_db.create_all()
         server.app = app
@@ -241,16 +250,26 @@ class SourceSite:
     def url(self) -> str:
         return self.server.url
 
-    def page(self, path: str, body: Any, status: int = 200,
-             content_type: str = "text/html; charset=utf-8", **headers: str) -> str:
+    def page(
+        self,
+        path: str,
+        body: Any,
+        status: int = 200,
+        content_type: str = "text/html; charset=utf-8",
+        **headers: str,
+    ) -> str:
         """Serve ``body`` (bytes, str or a generator factory) at ``path``; return its URL."""
         self.pages[path] = (body, status, {"Content-Type": content_type, **headers})
         return self.url + path
 
-    def linking_page(self, path: str, target: str, title: str = "A reply",
-                     text: str = "I wrote about") -> str:
-        return self.page(path, f"<!doctype html><html><head><title>{title}</title></head><body>"
-                               f"<p>{text} <a href=\"{target}\">this post</a> today.</p></body></html>")
+    def linking_page(
+        self, path: str, target: str, title: str = "A reply", text: str = "I wrote about"
+    ) -> str:
+        return self.page(
+            path,
+            f"<!doctype html><html><head><title>{title}</title></head><body>"
+            f'<p>{text} <a href="{target}">this post</a> today.</p></body></html>',
+        )
 
     def hits(self, path: str) -> int:
         return sum(1 for r in self.requests if r["path"] == path)
@@ -263,7 +282,9 @@ def _source_app(site: SourceSite) -> Flask:
     @app.route("/<path:path>", methods=["GET", "HEAD", "POST"])
     def serve(path: str) -> Response:
         path = "/" + path
-        site.requests.append({"path": path, "method": request.method, "headers": dict(request.headers)})
+        site.requests.append(
+            {"path": path, "method": request.method, "headers": dict(request.headers)}
+        )
         if path not in site.pages:
             return Response("not found", 404)
         body, status, headers = site.pages[path]
@@ -286,4 +307,4 @@ def source_site() -> Iterator[SourceSite]:
 
 
 # Receiving blogs for the outgoing-ping tests (tests/target_blogs.py).
-from target_blogs import target_blogs  # noqa: F401
+from target_blogs import target_blogs  # noqa: E402, F401 - a fixture, after the helpers it uses

@@ -65,12 +65,15 @@ class Child:
             self._changed.notify_all()
 
     def wait_for(self, text: str, count: int = 1, timeout: float = 30.0) -> None:
-        """Block until ``text`` has appeared in ``count`` lines of output (or fail, with the output)."""
+        """Block until ``text`` has appeared in ``count`` lines of output (or fail, with the
+        output)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while sum(text in line for line in self.lines) < count:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or (self.process.poll() is not None and not self._reader.is_alive()):
+                if remaining <= 0 or (
+                    self.process.poll() is not None and not self._reader.is_alive()
+                ):
                     raise AssertionError(f"{text!r} x{count} not seen; output:\n" + self.output())
                 self._changed.wait(timeout=remaining)
 
@@ -105,13 +108,24 @@ def blog_env(database_url: str, port: int, **config: Any) -> dict[str, str]:
         "LINKBACK_RATELIMIT_ENABLED": False,
         **config,
     }
-    return {f"BLOG_{key}": value if isinstance(value, str) else json.dumps(value)
-            for key, value in values.items()}
+    return {
+        f"BLOG_{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in values.items()
+    }
 
 
 def gunicorn(env: dict[str, str], port: int, *, workers: int = 2, threads: int = 0) -> Child:
-    args = [str(BIN / "python"), "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-            "--graceful-timeout", "5"]
+    args = [
+        str(BIN / "python"),
+        "-m",
+        "gunicorn",
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "5",
+    ]
     if threads:
         args += ["-k", "gthread", "--threads", str(threads)]
     child = Child([*args, "example_blog:create_app()"], env)
@@ -120,7 +134,9 @@ def gunicorn(env: dict[str, str], port: int, *, workers: int = 2, threads: int =
 
 
 def linkback_worker(env: dict[str, str]) -> Child:
-    child = Child([str(BIN / "flask"), "--app", "example_blog:create_app", "linkback", "worker"], env)
+    child = Child(
+        [str(BIN / "flask"), "--app", "example_blog:create_app", "linkback", "worker"], env
+    )
     child.wait_for("worker running")
     return child
 
@@ -132,8 +148,11 @@ def postgresql_database(server_url: str) -> Iterator[str]:
     admin = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    url = sqlalchemy.engine.make_url(server_url).set(database=name).render_as_string(
-        hide_password=False)
+    url = (
+        sqlalchemy.engine.make_url(server_url)
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
     try:
         yield url
     finally:
@@ -142,8 +161,11 @@ def postgresql_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    """Re-check ``condition`` (a database query) until it holds; the state lives in other processes."""
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
+) -> None:
+    """Re-check ``condition`` (a database query) until it holds; the state lives in other
+    processes."""
     deadline = time.monotonic() + timeout
     event = threading.Event()
     while not condition():

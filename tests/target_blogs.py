@@ -22,7 +22,9 @@ OK = "ok"
 
 
 def fault(code: int, message: str = "refused") -> Callable[[], Response]:
-    return lambda: _xml(xmlrpc.client.dumps(xmlrpc.client.Fault(code, message), methodresponse=True))
+    return lambda: _xml(
+        xmlrpc.client.dumps(xmlrpc.client.Fault(code, message), methodresponse=True)
+    )
 
 
 def http(status: int, body: str = "error") -> Callable[[], Response]:
@@ -30,7 +32,8 @@ def http(status: int, body: str = "error") -> Callable[[], Response]:
 
 
 def trackback_error(message: str, status: int = 200) -> Callable[[], Response]:
-    body = f'<?xml version="1.0" encoding="utf-8"?>\n<response>\n<error>1</error>\n<message>{message}</message>\n</response>\n'
+    body = ('<?xml version="1.0" encoding="utf-8"?>\n<response>\n<error>1</error>\n'
+            f"<message>{message}</message>\n</response>\n")
     return lambda: Response(body, status, content_type="text/xml")
 
 
@@ -69,8 +72,13 @@ class TargetBlog:
         self._hold.set()
         self.server.stop()
 
-    def post(self, path: str, discovery: str = "header", endpoint: str = "/xmlrpc",
-             webmention: str | None = None) -> str:
+    def post(
+        self,
+        path: str,
+        discovery: str = "header",
+        endpoint: str = "/xmlrpc",
+        webmention: str | None = None,
+    ) -> str:
         """A post page advertising ``endpoint`` by ``discovery`` ("header", "link" or "none"),
         and a Webmention endpoint by a ``<link>`` when ``webmention`` is a path."""
         head, headers = "", {}
@@ -80,8 +88,13 @@ class TargetBlog:
             head = f'<link rel="pingback" href="{endpoint}">'
         if webmention is not None:
             head += f'<link rel="webmention" href="{webmention}">'
-        self.pages[path] = ((f"<!doctype html><html><head><title>{path}</title>{head}</head>"
-                            f"<body><p>A post at {path}.</p></body></html>"), headers)
+        self.pages[path] = (
+            (
+                f"<!doctype html><html><head><title>{path}</title>{head}</head>"
+                f"<body><p>A post at {path}.</p></body></html>"
+            ),
+            headers,
+        )
         return self.url + path
 
     def pingbacks(self) -> list[tuple[Any, ...]]:
@@ -89,8 +102,11 @@ class TargetBlog:
 
     def webmentions(self) -> list[tuple[str, str]]:
         """(source, target) of each webmention received, in order."""
-        return [(call.form["source"][0], call.form["target"][0])
-                for call in self.calls if call.kind == "webmention"]
+        return [
+            (call.form["source"][0], call.form["target"][0])
+            for call in self.calls
+            if call.kind == "webmention"
+        ]
 
     def wait_for_calls(self, count: int, timeout: float = 10.0) -> bool:
         """Block until ``count`` pings arrived (True) or ``timeout`` passed (False)."""
@@ -113,10 +129,16 @@ class TargetBlog:
         if call.kind == "webmention":
             return Response("accepted", 202, {"Location": f"/status/{len(self.calls)}"})
         if call.kind == "trackback":
-            return Response('<?xml version="1.0" encoding="utf-8"?>\n<response>\n<error>0</error>\n</response>\n',
-                            content_type="text/xml")
-        return _xml(xmlrpc.client.dumps(("Pingback registered. Keep the web talking! :-)",),
-                                        methodresponse=True))
+            return Response(
+                '<?xml version="1.0" encoding="utf-8"?>\n'
+                "<response>\n<error>0</error>\n</response>\n",
+                content_type="text/xml",
+            )
+        return _xml(
+            xmlrpc.client.dumps(
+                ("Pingback registered. Keep the web talking! :-)",), methodresponse=True
+            )
+        )
 
     def _make_app(self) -> Flask:
         app = Flask("target_blog")
@@ -126,24 +148,41 @@ class TargetBlog:
         def xmlrpc_endpoint(name: str = "") -> Response:
             params, method = xmlrpc.client.loads(request.get_data())
             assert method == "pingback.ping"
-            return self._record(Call("pingback", request.path, params,
-                                     content_type=request.content_type or "",
-                                     user_agent=request.user_agent.string))
+            return self._record(
+                Call(
+                    "pingback",
+                    request.path,
+                    params,
+                    content_type=request.content_type or "",
+                    user_agent=request.user_agent.string,
+                )
+            )
 
         @app.post("/trackback/<name>")
         @app.post("/trackback/<name>/")
         def trackback_endpoint(name: str) -> Response:
-            return self._record(Call("trackback", request.path, form=request.form.to_dict(flat=False),
-                                     content_type=request.content_type or ""))
+            return self._record(
+                Call(
+                    "trackback",
+                    request.path,
+                    form=request.form.to_dict(flat=False),
+                    content_type=request.content_type or "",
+                )
+            )
 
         @app.post("/webmention")
         @app.post("/wm/<name>")
         @app.post("/wm/<name>/")
         def webmention_endpoint(name: str = "") -> Response:
-            return self._record(Call("webmention", request.full_path.rstrip("?"),
-                                     form=request.form.to_dict(flat=False),
-                                     content_type=request.content_type or "",
-                                     user_agent=request.user_agent.string))
+            return self._record(
+                Call(
+                    "webmention",
+                    request.full_path.rstrip("?"),
+                    form=request.form.to_dict(flat=False),
+                    content_type=request.content_type or "",
+                    user_agent=request.user_agent.string,
+                )
+            )
 
         @app.route("/<path:path>")
         def page(path: str) -> Response:

@@ -45,7 +45,11 @@ def test_defaults_follow_the_config_keys(app_config, request):
 
     settings = saved(blog)
 
-    assert (settings.hold_all, settings.approve_own, settings.approve_known_sources) == (True, False, False)
+    assert (settings.hold_all, settings.approve_own, settings.approve_known_sources) == (
+        True,
+        False,
+        False,
+    )
     assert (settings.pings_open_default, settings.max_links) == (False, 7)
     assert settings.blocked_hosts == ("spam.example",)
 
@@ -72,13 +76,16 @@ def test_max_links_accepts_whole_numbers(blog, value, expected):
     assert saved(blog).max_links == expected
 
 
-@pytest.mark.parametrize("value, message", [
-    ("-1", "Number must be between 0 and 100000."),
-    ("100001", "Number must be between 0 and 100000."),
-    ("lots", "Not a valid integer value."),
-    ("", "a whole number is required"),
-    (None, "a whole number is required"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("-1", "Number must be between 0 and 100000."),
+        ("100001", "Number must be between 0 and 100000."),
+        ("lots", "Not a valid integer value."),
+        ("", "a whole number is required"),
+        (None, "a whole number is required"),
+    ],
+)
 def test_max_links_refuses_anything_else_and_saves_nothing(blog, value, message):
     client = admin_client(blog)
 
@@ -93,17 +100,25 @@ def test_max_links_refuses_anything_else_and_saves_nothing(blog, value, message)
 def test_host_lists_take_hosts_urls_and_addresses_one_per_line(blog, field):
     client = admin_client(blog)
 
-    text = "Spam.Example\n\n  https://Evil.Example:8080/some/page \n127.0.0.2\n[::1]\nspam.example\nbücher.example"
+    text = ("Spam.Example\n\n  https://Evil.Example:8080/some/page \n127.0.0.2\n[::1]\n"
+            "spam.example\nbücher.example")
     assert post_settings(client, **{field: text}).status_code == 302
 
     assert getattr(saved(blog), field) == (
-        "spam.example", "evil.example", "127.0.0.2", "::1", "xn--bcher-kva.example")
+        "spam.example",
+        "evil.example",
+        "127.0.0.2",
+        "::1",
+        "xn--bcher-kva.example",
+    )
     root = lxml.html.fromstring(client.get(SETTINGS).content)
     assert root.get_element_by_id(field).text_content().split() == list(getattr(saved(blog), field))
 
 
 @pytest.mark.parametrize("field", ["blocked_hosts", "trusted_hosts"])
-@pytest.mark.parametrize("bad", ["not a host", "under_score.example", "-dash.example", "a..b", "x" * 64 + ".example"])
+@pytest.mark.parametrize(
+    "bad", ["not a host", "under_score.example", "-dash.example", "a..b", "x" * 64 + ".example"]
+)
 def test_host_lists_refuse_what_is_not_a_host(blog, field, bad):
     client = admin_client(blog)
 
@@ -117,7 +132,9 @@ def test_host_lists_refuse_what_is_not_a_host(blog, field, bad):
 def test_blocked_words_are_lowercased_trimmed_and_deduplicated(blog):
     client = admin_client(blog)
 
-    assert post_settings(client, blocked_words="Casino\n  cheap    pills \ncasino").status_code == 302
+    assert (
+        post_settings(client, blocked_words="Casino\n  cheap    pills \ncasino").status_code == 302
+    )
 
     assert saved(blog).blocked_words == ("casino", "cheap pills")
 
@@ -184,8 +201,10 @@ def test_admin_pages_are_closed_when_the_host_names_no_admin(tmp_path, caplog):
     app = _bare_app(tmp_path)
 
     with caplog.at_level(logging.ERROR, logger="flask_linkback"):
-        responses = [app.test_client().get(path) for path in
-                     ("/linkback-admin/settings", "/linkback-admin/queue/pending")]
+        responses = [
+            app.test_client().get(path)
+            for path in ("/linkback-admin/settings", "/linkback-admin/queue/pending")
+        ]
 
     assert [r.status_code for r in responses] == [403, 403]
     assert b"@linkback.admin_check" in responses[0].data

@@ -126,17 +126,25 @@ def test_empty_trash_and_empty_spam_ask_then_delete_only_that_folder(blog):
     post = blog.add_post("post")
     target = {"target_url": blog.post_url("post"), "post_id": str(post.id)}
     kept, spam1, spam2, trashed = add_rows(blog, dict(target), dict(target, status="spam"),
-                                           dict(target, status="spam"), dict(target, status="trash"))
+                                           dict(target, status="spam"),
+                                           dict(target, status="trash"))
     client = admin_client(blog)
 
     for folder, gone in (("spam", {spam1, spam2}), ("trash", {trashed})):
         before = set(status_of(blog))
-        button = page(client, f"{QUEUE}/{folder}").xpath("//form[contains(@class, 'empty-folder')]")[0]
+        button = page(client, f"{QUEUE}/{folder}").xpath(
+            "//form[contains(@class, 'empty-folder')]"
+        )[0]
         asked = client.post("/linkback-admin/empty", data=list(button.form_values()))
         assert asked.status_code == 200
         assert set(status_of(blog)) == before  # nothing deleted yet
-        confirm = lxml.html.fromstring(asked.content).xpath("//form[.//button[contains(@class, 'confirm-empty')]]")[0]
-        assert client.post("/linkback-admin/empty", data=list(confirm.form_values())).status_code == 302
+        confirm = lxml.html.fromstring(asked.content).xpath(
+            "//form[.//button[contains(@class, 'confirm-empty')]]"
+        )[0]
+        assert (
+            client.post("/linkback-admin/empty", data=list(confirm.form_values())).status_code
+            == 302
+        )
         assert set(status_of(blog)) == before - gone
 
     assert status_of(blog) == {kept: "pending"}
@@ -185,8 +193,12 @@ def test_filters_by_kind_type_and_post_keep_to_every_tab_link(blog):
         blog,
         dict(at_one),
         dict(at_one, kind="webmention", mention_type="reply"),
-        {"target_url": blog.post_url("two"), "post_id": str(two.id), "kind": "webmention",
-         "mention_type": "like"},
+        {
+            "target_url": blog.post_url("two"),
+            "post_id": str(two.id),
+            "kind": "webmention",
+            "mention_type": "like",
+        },
         dict(at_one, kind="webmention", mention_type="reply", status="spam"),
     )
     client = admin_client(blog)
@@ -201,7 +213,9 @@ def test_filters_by_kind_type_and_post_keep_to_every_tab_link(blog):
     assert root.get_element_by_id("tab-pending").text_content().split() == ["Pending", "(1)"]
     spam_tab = root.get_element_by_id("tab-spam")
     assert spam_tab.text_content().split() == ["Spam", "(1)"]
-    assert set(queue_rows(client, "spam", "?" + spam_tab.get("href").split("?", 1)[1])) == {spam_reply}
+    assert set(queue_rows(client, "spam", "?" + spam_tab.get("href").split("?", 1)[1])) == {
+        spam_reply
+    }
     menu = root.xpath("//select[@name='post']/option/text()")
     assert "First post" in menu
 
@@ -209,8 +223,9 @@ def test_filters_by_kind_type_and_post_keep_to_every_tab_link(blog):
 def test_queue_names_the_post_by_title_with_its_counts(blog):
     post = blog.add_post("post", title="Why I like trains")
     target = {"target_url": blog.post_url("post"), "post_id": str(post.id)}
-    pending, _, _ = add_rows(blog, dict(target), dict(target, status="approved"),
-                             dict(target, status="approved"))
+    pending, _, _ = add_rows(
+        blog, dict(target), dict(target, status="approved"), dict(target, status="approved")
+    )
     root = page(admin_client(blog), f"{QUEUE}/pending")
 
     row = root.get_element_by_id(f"linkback-row-{pending}")
@@ -224,13 +239,23 @@ def test_queue_names_the_post_by_title_with_its_counts(blog):
 
 def test_the_post_editor_lists_the_linkbacks_it_received_without_the_trashed(blog):
     post, other = blog.add_post("post"), blog.add_post("other")
-    ids = add_rows(blog,
-                   {"target_url": blog.post_url("post"), "post_id": str(post.id), "title": "Held one"},
-                   {"target_url": blog.post_url("post"), "post_id": str(post.id), "title": "Good one",
-                    "status": "approved"},
-                   {"target_url": blog.post_url("post"), "post_id": str(post.id), "title": "Binned",
-                    "status": "trash"},
-                   {"target_url": blog.post_url("other"), "post_id": str(other.id), "title": "Elsewhere"})
+    ids = add_rows(
+        blog,
+        {"target_url": blog.post_url("post"), "post_id": str(post.id), "title": "Held one"},
+        {
+            "target_url": blog.post_url("post"),
+            "post_id": str(post.id),
+            "title": "Good one",
+            "status": "approved",
+        },
+        {
+            "target_url": blog.post_url("post"),
+            "post_id": str(post.id),
+            "title": "Binned",
+            "status": "trash",
+        },
+        {"target_url": blog.post_url("other"), "post_id": str(other.id), "title": "Elsewhere"},
+    )
     root = page(admin_client(blog), f"/admin/posts/{post.id}/edit")
 
     table = root.find_class("received")[0]
@@ -246,14 +271,29 @@ def test_the_post_editor_lists_the_linkbacks_it_received_without_the_trashed(blo
 def test_a_held_word_holds_a_ping_from_a_trusted_site_without_calling_it_spam(blog, source_site):
     blog.add_post("target")
     client = admin_client(blog)
-    assert post_settings(client, held_words="Crypto\ncrypto", trusted_hosts="127.0.0.1").status_code == 302
-    assert page(client, "/linkback-admin/settings").get_element_by_id("held_words").text_content().strip() == "crypto"
+    assert (
+        post_settings(client, held_words="Crypto\ncrypto", trusted_hosts="127.0.0.1").status_code
+        == 302
+    )
+    assert (
+        page(client, "/linkback-admin/settings")
+        .get_element_by_id("held_words")
+        .text_content()
+        .strip()
+        == "crypto"
+    )
 
-    ping(blog, source_site.linking_page("/r", blog.post_url("target"), text="my CRYPTO diary links"),
-         blog.post_url("target"))
+    ping(
+        blog,
+        source_site.linking_page("/r", blog.post_url("target"), text="my CRYPTO diary links"),
+        blog.post_url("target"),
+    )
 
     [row] = blog.linkbacks()
-    assert (row.status, row.reason) == ("pending", "the source contains 'crypto', on the moderation word list")
+    assert (row.status, row.reason) == (
+        "pending",
+        "the source contains 'crypto', on the moderation word list",
+    )
 
 
 def test_moderate_without_csrf_token_is_refused_for_trash_too(blog):

@@ -61,10 +61,13 @@ def tab(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def test_admin_closes_and_reopens_pings_then_approves_a_pingback_in_the_queue(blog, source_site, tab):
+def test_admin_closes_and_reopens_pings_then_approves_a_pingback_in_the_queue(
+    blog, source_site, tab
+):
     post = blog.add_post("open-post", title="An open post")
-    source = source_site.linking_page("/answer", blog.post_url("open-post"), title="My answer",
-                                      text="I read and answered")
+    source = source_site.linking_page(
+        "/answer", blog.post_url("open-post"), title="My answer", text="I read and answered"
+    )
 
     # Log in through the blog's own form.
     tab.goto(f"{blog.url}/admin/login")

@@ -48,21 +48,46 @@ def sample_queue(blog: Any) -> dict[str, Any]:
     at_bikes = {"target_url": blog.post_url("bikes"), "post_id": str(bikes.id)}
     ids = add_rows(
         blog,
-        dict(at_trains, title="Steam engines and me", excerpt="[…] as the post on trains says […]",
-             source="http://rails.example/steam"),
-        dict(at_trains, kind="webmention", mention_type="reply", title="Re: trains",
-             author_name="Ada", excerpt="Trains are slow, but I agree.", source="http://ada.example/re"),
-        dict(at_bikes, kind="trackback", title="Two wheels good", blog_name="Cycling weekly",
-             excerpt="A long and winding road of a sentence that goes on for a while to see wrapping.",
-             source="http://cycling.example/2026/12/01/two-wheels-good-a-very-long-url-that-must-wrap"),
-        dict(at_bikes, kind="webmention", mention_type="like", title="Liked it", source="http://bob.example/l"),
+        dict(
+            at_trains,
+            title="Steam engines and me",
+            excerpt="[…] as the post on trains says […]",
+            source="http://rails.example/steam",
+        ),
+        dict(
+            at_trains,
+            kind="webmention",
+            mention_type="reply",
+            title="Re: trains",
+            author_name="Ada",
+            excerpt="Trains are slow, but I agree.",
+            source="http://ada.example/re",
+        ),
+        dict(
+            at_bikes,
+            kind="trackback",
+            title="Two wheels good",
+            blog_name="Cycling weekly",
+            excerpt="A long and winding road of a sentence that goes on for a while to see "
+                    "wrapping.",
+            source="http://cycling.example/2026/12/01/two-wheels-good-a-very-long-url-that-must-wrap",
+        ),
+        dict(
+            at_bikes,
+            kind="webmention",
+            mention_type="like",
+            title="Liked it",
+            source="http://bob.example/l",
+        ),
     )
     return {"trains": trains, "bikes": bikes, "ids": ids}
 
 
 def row_ids(tab: Any) -> list[int]:
-    return [int(element.get_attribute("id").rsplit("-", 1)[1])
-            for element in tab.locator(".linkback-row").element_handles()]
+    return [
+        int(element.get_attribute("id").rsplit("-", 1)[1])
+        for element in tab.locator(".linkback-row").element_handles()
+    ]
 
 
 def no_sideways_scroll(tab: Any) -> bool:
@@ -132,7 +157,9 @@ def test_search_filters_and_trash_with_undo_in_the_browser(blog, open_tab):
 def test_settings_save_in_the_browser_and_the_pages_look_right_on_desktop_and_phone(blog, open_tab):
     data = sample_queue(blog)
     for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        tab = open_tab(viewport, **({"is_mobile": True, "has_touch": True} if name == "phone" else {}))
+        tab = open_tab(
+            viewport, **({"is_mobile": True, "has_touch": True} if name == "phone" else {})
+        )
         log_in(tab, blog)
 
         tab.goto(f"{blog.url}/linkback-admin/settings")
@@ -143,10 +170,18 @@ def test_settings_save_in_the_browser_and_the_pages_look_right_on_desktop_and_ph
             tab.get_by_label("Hold for moderation", exact=False).fill("crypto\nforex")
             tab.click("button:has-text('Save changes')")
             tab.wait_for_selector("text=Settings saved.")
-            assert tab.get_by_label("Close pingbacks on posts older than (days; 0: never)").input_value() == "30"
+            assert (
+                tab.get_by_label(
+                    "Close pingbacks on posts older than (days; 0: never)"
+                ).input_value()
+                == "30"
+            )
             with blog.app.app_context():
                 settings = current_settings()
-            assert (settings.close_pingbacks_after_days, settings.held_words) == (30, ("crypto", "forex"))
+            assert (settings.close_pingbacks_after_days, settings.held_words) == (
+                30,
+                ("crypto", "forex"),
+            )
         tab.screenshot(path=str(OUTPUT / f"settings-{name}.png"), full_page=True)
 
         tab.goto(f"{blog.url}/linkback-admin/queue/pending")
@@ -182,8 +217,13 @@ def test_every_admin_page_has_the_same_width(blog, open_tab):
     tab = open_tab(DESKTOP)
     log_in(tab, blog)
     widths = {}
-    for path in ("/admin/", "/linkback-admin/queue/pending", "/linkback-admin/queue/trash",
-                 "/linkback-admin/settings", "/admin/posts/1/edit"):
+    for path in (
+        "/admin/",
+        "/linkback-admin/queue/pending",
+        "/linkback-admin/queue/trash",
+        "/linkback-admin/settings",
+        "/admin/posts/1/edit",
+    ):
         tab.goto(blog.url + path)
         widths[path] = tab.evaluate("document.querySelector('main').getBoundingClientRect().width")
     assert len(set(widths.values())) == 1, widths

@@ -88,21 +88,32 @@ def test_closed_trackbacks_answer_error_1_with_the_reason(blog, source_site):
 
 def test_closing_pings_leaves_comments_alone(blog):
     old_post(blog)
-    assert post_settings(admin_client(blog), close_pingbacks_after_days="1",
-                         close_trackbacks_after_days="1", close_webmentions_after_days="1").status_code == 302
+    assert (
+        post_settings(
+            admin_client(blog),
+            close_pingbacks_after_days="1",
+            close_trackbacks_after_days="1",
+            close_webmentions_after_days="1",
+        ).status_code
+        == 302
+    )
 
     post_page = http.get(blog.post_url("old"), timeout=10)
 
     assert post_page.status_code == 200
     comment_form = lxml.html.fromstring(post_page.content).xpath(
-        "//section[@id='comments']//form[.//textarea[@name='body']]")
+        "//section[@id='comments']//form[.//textarea[@name='body']]"
+    )
     assert comment_form, "the comment form is gone"
 
 
 def test_the_day_limits_are_shown_back_and_refuse_negative_numbers(blog):
     client = admin_client(blog)
     assert post_settings(client, close_webmentions_after_days="90").status_code == 302
-    assert page(client, SETTINGS).get_element_by_id("close_webmentions_after_days").get("value") == "90"
+    assert (
+        page(client, SETTINGS).get_element_by_id("close_webmentions_after_days").get("value")
+        == "90"
+    )
 
     refused = post_settings(client, close_pingbacks_after_days="-1")
 

@@ -21,7 +21,9 @@ from flask_linkback.outbound.deliver import Result, deliver_webmention, send_pin
 def test_trackback_sends_exactly_the_form_fields_wordpress_reads(blog, target_blogs):
     receiver = target_blogs()
     tb_url = receiver.url + "/trackback/7"
-    blog.add_post("news", title="Café news", body="<p>Straße and more text.</p>", trackback_to=tb_url)
+    blog.add_post(
+        "news", title="Café news", body="<p>Straße and more text.</p>", trackback_to=tb_url
+    )
 
     [row] = publish(blog, "news")
     assert (row.protocol, row.target_url) == ("trackback", tb_url)
@@ -62,16 +64,23 @@ def test_trackback_answer_that_is_not_xml_is_a_failure(blog, target_blogs):
     blog.add_post("news", trackback_to=receiver.url + "/trackback/1")
     publish(blog, "news")
     assert drain(blog) == {"failed": 1}
-    assert "not a TrackBack answer" in outbox(blog, "news")[receiver.url + "/trackback/1"].last_error
+    assert (
+        "not a TrackBack answer" in outbox(blog, "news")[receiver.url + "/trackback/1"].last_error
+    )
 
 
-@pytest.mark.parametrize(("config", "sent"), [
-    ({"LINKBACK_BLOG_NAME": "My Blog"}, "My Blog"),
-    ({"BLOG_TITLE": "Notes from the Harbour"}, "Notes from the Harbour"),
-    ({"LINKBACK_BLOG_NAME": ""}, "127.0.0.1"),  # no name at all: the host, as before
-], ids=["setting", "example-blog-title", "unset"])
+@pytest.mark.parametrize(
+    ("config", "sent"),
+    [
+        ({"LINKBACK_BLOG_NAME": "My Blog"}, "My Blog"),
+        ({"BLOG_TITLE": "Notes from the Harbour"}, "Notes from the Harbour"),
+        ({"LINKBACK_BLOG_NAME": ""}, "127.0.0.1"),  # no name at all: the host, as before
+    ],
+    ids=["setting", "example-blog-title", "unset"],
+)
 def test_blog_name_is_the_setting_and_the_example_blog_sends_its_title(
-        app_config, request, target_blogs, config, sent):
+    app_config, request, target_blogs, config, sent
+):
     app_config.update(config)
     blog = request.getfixturevalue("blog")
     receiver = target_blogs()
@@ -87,23 +96,32 @@ def test_targets_are_sent_exactly_as_linked_trailing_slash_and_query_included(bl
     by_webmention = site.post("/notes/7/", "none", webmention="/wm/in/")
     with_query = site.post("/index.php/", "header") + "?p=5"
     trackback = site.url + "/trackback/hello-world/"
-    blog.add_post("news", body=links(by_pingback, by_webmention + "#comments", with_query),
-                  trackback_to=f"{trackback}\n")
+    blog.add_post(
+        "news",
+        body=links(by_pingback, by_webmention + "#comments", with_query),
+        trackback_to=f"{trackback}\n",
+    )
 
     rows = publish(blog, "news")
     assert drain(blog) == {"sent": 4}
 
     source = blog.post_url("news")
     assert sorted(row.target_url for row in rows) == sorted(
-        [by_pingback, by_webmention, with_query, trackback])
+        [by_pingback, by_webmention, with_query, trackback]
+    )
     assert sorted(site.pingbacks()) == sorted([(source, by_pingback), (source, with_query)])
     assert site.webmentions() == [(source, by_webmention)]
     assert sorted(call.path for call in site.calls if call.kind != "pingback") == [
-        "/trackback/hello-world/", "/wm/in/"]
+        "/trackback/hello-world/",
+        "/wm/in/",
+    ]
 
 
-@pytest.mark.parametrize("failure", [fault(50, "upstream down"), http(503), http(500)],
-                         ids=["fault-50", "http-503", "http-500"])
+@pytest.mark.parametrize(
+    "failure",
+    [fault(50, "upstream down"), http(503), http(500)],
+    ids=["fault-50", "http-503", "http-500"],
+)
 def test_transient_failure_is_retried_with_backoff_then_succeeds(blog, target_blogs, failure):
     target = target_blogs()
     target.answers = [failure, failure]
@@ -159,7 +177,9 @@ def test_target_that_is_gone_fails_without_a_ping(blog, target_blogs):
     blog.add_post("news", body=links(target.url + "/missing"))
     publish(blog, "news")
     assert drain(blog) == {"failed": 1}
-    assert outbox(blog, "news")[target.url + "/missing"].last_error == "the target answered HTTP 404"
+    assert (
+        outbox(blog, "news")[target.url + "/missing"].last_error == "the target answered HTTP 404"
+    )
     assert target.calls == []
 
 
@@ -179,8 +199,11 @@ def test_unreachable_target_is_retried_until_the_attempt_limit(app_config, reque
     assert row.last_error.startswith("gave up after 2 attempts: the target could not be fetched")
 
 
-@pytest.mark.parametrize("refusal", [fault(429, "You are posting comments too quickly"), http(429)],
-                         ids=["fault-429", "http-429"])
+@pytest.mark.parametrize(
+    "refusal",
+    [fault(429, "You are posting comments too quickly"), http(429)],
+    ids=["fault-429", "http-429"],
+)
 def test_429_spaces_the_pings_to_that_host_at_least_15_seconds_apart(blog, target_blogs, refusal):
     flooded, other = target_blogs(), target_blogs()
     urls = [flooded.post(f"/p{i}") for i in range(3)]
@@ -209,8 +232,9 @@ def test_429_spaces_the_pings_to_that_host_at_least_15_seconds_apart(blog, targe
     assert {row.status for row in outbox(blog, "news").values()} == {"sent"}
 
 
-def test_pings_to_one_site_are_limited_per_host_while_other_sites_go_in_parallel(app_config, request,
-                                                                               target_blogs):
+def test_pings_to_one_site_are_limited_per_host_while_other_sites_go_in_parallel(
+    app_config, request, target_blogs
+):
     app_config["LINKBACK_OUTBOX_HOST_CONCURRENCY"] = 2
     blog = request.getfixturevalue("blog")
     busy, others = target_blogs(), [target_blogs() for _ in range(3)]
@@ -227,17 +251,21 @@ def test_pings_to_one_site_are_limited_per_host_while_other_sites_go_in_parallel
 
 
 def test_xml_bomb_in_a_pingback_answer_is_refused_and_retried_later(blog, target_blogs):
-    bomb = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
-            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-            "<methodResponse><params><param><value><string>&b;</string></value></param></params>"
-            "</methodResponse>")
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        "<methodResponse><params><param><value><string>&b;</string></value></param></params>"
+        "</methodResponse>"
+    )
     target = target_blogs()
     target.answers = [lambda: __import__("flask").Response(bomb, content_type="text/xml")]
     url = target.post("/a")
     blog.add_post("news", body=links(url))
     publish(blog, "news")
     assert drain(blog) == {"retry": 1}
-    assert outbox(blog, "news")[url].last_error == "the Pingback endpoint did not answer with XML-RPC"
+    assert (
+        outbox(blog, "news")[url].last_error == "the Pingback endpoint did not answer with XML-RPC"
+    )
 
 
 def test_trackback_for_a_deleted_post_is_not_sent(blog, target_blogs):
@@ -266,8 +294,10 @@ def test_ping_signals_carry_the_outbox_row(blog, target_blogs):
     blog.add_post("news", body=links(failing, working))
     publish(blog, "news")
     seen = []
-    with ping_sent.connected_to(lambda app, ping: seen.append(("sent", ping.target_url))), \
-            ping_failed.connected_to(lambda app, ping: seen.append(("failed", ping.target_url))):
+    with (
+        ping_sent.connected_to(lambda app, ping: seen.append(("sent", ping.target_url))),
+        ping_failed.connected_to(lambda app, ping: seen.append(("failed", ping.target_url))),
+    ):
         drain(blog)
     assert sorted(seen) == [("failed", failing), ("sent", working)]
 
@@ -278,8 +308,9 @@ LOOPBACK_SPELLINGS = ["127.0.0.1", "127.1", "localhost", "[::1]"]
 
 
 @pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
-def test_trackback_url_refused_by_the_address_policy_fails_at_once(app_config, request, target_blogs,
-                                                                    host):
+def test_trackback_url_refused_by_the_address_policy_fails_at_once(
+    app_config, request, target_blogs, host
+):
     app_config["LINKBACK_ALLOW_PRIVATE_ADDRESSES"] = False
     blog = request.getfixturevalue("blog")
     receiver = target_blogs()
@@ -296,7 +327,9 @@ def test_trackback_url_refused_by_the_address_policy_fails_at_once(app_config, r
 
 
 @pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
-def test_target_refused_by_the_address_policy_fails_at_once(app_config, request, target_blogs, host):
+def test_target_refused_by_the_address_policy_fails_at_once(
+    app_config, request, target_blogs, host
+):
     app_config["LINKBACK_ALLOW_PRIVATE_ADDRESSES"] = False
     blog = request.getfixturevalue("blog")
     receiver = target_blogs()
@@ -313,15 +346,21 @@ def test_target_refused_by_the_address_policy_fails_at_once(app_config, request,
     assert receiver.page_hits == {} and receiver.calls == []
 
 
-@pytest.mark.parametrize("send", [send_pingback, deliver_webmention], ids=["pingback", "webmention"])
+@pytest.mark.parametrize(
+    "send", [send_pingback, deliver_webmention], ids=["pingback", "webmention"]
+)
 @pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
 def test_endpoint_refused_by_the_address_policy_is_a_permanent_failure(target_blogs, send, host):
     # A public page may advertise an endpoint on a private address: the ping is refused for good.
     receiver = target_blogs()
     endpoint = f"http://{host}:{receiver.server.port}/xmlrpc"
 
-    outcome = send(endpoint, "https://blog.example/news", "https://other.example/a",
-                   FetchLimits(allow_private=False))
+    outcome = send(
+        endpoint,
+        "https://blog.example/news",
+        "https://other.example/a",
+        FetchLimits(allow_private=False),
+    )
 
     assert outcome.result == Result.PERMANENT
     assert "not a public address; refused" in outcome.message
@@ -353,8 +392,11 @@ def looping_site() -> Iterator[LoopingSite]:
     @app.route("/post")
     def post() -> Response:
         site.hits.append(request.path)
-        return Response("<!doctype html><title>A post</title><p>Hello.</p>",
-                        headers={"X-Pingback": "/loop"}, mimetype="text/html")
+        return Response(
+            "<!doctype html><title>A post</title><p>Hello.</p>",
+            headers={"X-Pingback": "/loop"},
+            mimetype="text/html",
+        )
 
     site.server.start()
     yield site

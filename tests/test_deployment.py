@@ -15,15 +15,21 @@ import pytest
 import requests
 import sqlalchemy
 from conftest import POSTGRESQL_URL, REQUIRE_POSTGRESQL, postgresql_problem
-from processes import (blog_env, free_port, gunicorn, kill_all, linkback_worker, postgresql_database,
-                       wait_until)
+from processes import (
+    blog_env,
+    free_port,
+    gunicorn,
+    kill_all,
+    linkback_worker,
+    postgresql_database,
+    wait_until,
+)
 
 from example_blog import create_app
 from example_blog.extensions import db as blog_db
 from example_blog.models import Post
 from flask_linkback.inbound.pingback import QUEUED_ANSWER
 from flask_linkback.models import utcnow
-
 
 
 @pytest.fixture(autouse=True)
@@ -47,17 +53,24 @@ def pg_url() -> Iterator[str]:
 def site(pg_url: str) -> dict[str, Any]:
     """A PostgreSQL database with the blog's tables and one post, and the port it will serve on."""
     port = free_port()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": pg_url, "SERVER_NAME": f"127.0.0.1:{port}",
-                      "TESTING": True})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": pg_url, "SERVER_NAME": f"127.0.0.1:{port}", "TESTING": True}
+    )
     with app.app_context():
         blog_db.create_all()
-        blog_db.session.add(Post(slug="target", title="Target", body="<p>Hello.</p>",
-                                 published_at=utcnow()))
+        blog_db.session.add(
+            Post(slug="target", title="Target", body="<p>Hello.</p>", published_at=utcnow())
+        )
         blog_db.session.commit()
         blog_db.engine.dispose()
     engine = sqlalchemy.create_engine(pg_url)
-    yield {"url": pg_url, "port": port, "blog": f"http://127.0.0.1:{port}",
-           "target": f"http://127.0.0.1:{port}/posts/target", "engine": engine}
+    yield {
+        "url": pg_url,
+        "port": port,
+        "blog": f"http://127.0.0.1:{port}",
+        "target": f"http://127.0.0.1:{port}/posts/target",
+        "engine": engine,
+    }
     engine.dispose()
 
 
@@ -78,12 +91,14 @@ class HeldSources:
                 self._arrived.notify_all()
             self.release.wait(timeout=60)
             yield f'<html><title>{path}</title><a href="{self.target}">t</a></html>'.encode()
+
         return self.site.page(path, held)
 
     def wait_arrivals(self, count: int, timeout: float = 30.0) -> None:
         with self._arrived:
             assert self._arrived.wait_for(lambda: self.arrivals >= count, timeout=timeout), (
-                f"only {self.arrivals} source fetches arrived")
+                f"only {self.arrivals} source fetches arrived"
+            )
 
 
 def rows(engine: Any, sql: str) -> list[Any]:
@@ -92,15 +107,21 @@ def rows(engine: Any, sql: str) -> list[Any]:
 
 
 def all_done(engine: Any, count: int) -> bool:
-    return rows(engine, "SELECT count(*) FROM linkback_inbound_job WHERE status = 'done'")[0][0] == count
+    return (
+        rows(engine, "SELECT count(*) FROM linkback_inbound_job WHERE status = 'done'")[0][0]
+        == count
+    )
 
 
 def send_pings(site: dict[str, Any], sources: list[str], kinds: list[str]) -> list[Any]:
     answers = []
     for source, kind in zip(sources, kinds, strict=True):
         if kind == "webmention":
-            answer = requests.post(site["blog"] + "/webmention", timeout=15,
-                                   data={"source": source, "target": site["target"]})
+            answer = requests.post(
+                site["blog"] + "/webmention",
+                timeout=15,
+                data={"source": source, "target": site["target"]},
+            )
             answers.append(answer.status_code)
         else:
             proxy = xmlrpc.client.ServerProxy(site["blog"] + "/xmlrpc")
@@ -122,7 +143,9 @@ def test_sigkill_of_the_web_process_after_its_answers_loses_no_ping(site, source
     held = HeldSources(source_site, site["target"])
     sources = [held.page(f"/s{i}") for i in range(6)]
     kinds = ["webmention", "pingback"] * 3
-    env = blog_env(site["url"], site["port"], LINKBACK_INBOUND_WORKERS=2, LINKBACK_PINGBACK_WAIT=0.2)
+    env = blog_env(
+        site["url"], site["port"], LINKBACK_INBOUND_WORKERS=2, LINKBACK_PINGBACK_WAIT=0.2
+    )
     web = gunicorn(env, site["port"], workers=1, threads=4)
     try:
         answers = send_pings(site, sources, kinds)
@@ -142,7 +165,9 @@ def test_sigkill_of_the_web_process_after_its_answers_loses_no_ping(site, source
     assert "abandoned" in worker.output()  # the dead process's claims were taken over
 
 
-def test_sigkill_of_a_worker_mid_verification_then_restart_verifies_each_ping_once(site, source_site):
+def test_sigkill_of_a_worker_mid_verification_then_restart_verifies_each_ping_once(
+    site, source_site
+):
     held = HeldSources(source_site, site["target"])
     sources = [held.page(f"/w{i}") for i in range(4)]
     kinds = ["webmention", "pingback"] * 2
@@ -169,8 +194,13 @@ def test_sigkill_of_a_worker_mid_verification_then_restart_verifies_each_ping_on
 
 def test_two_workers_share_one_queue_without_verifying_anything_twice(site, source_site):
     sources = [source_site.linking_page(f"/p{i}", site["target"]) for i in range(20)]
-    env = blog_env(site["url"], site["port"], LINKBACK_INBOUND_WORKERS=0,
-                   LINKBACK_INBOUND_SENDER_CONCURRENCY=8, LINKBACK_SOURCE_HOST_CONCURRENCY=8)
+    env = blog_env(
+        site["url"],
+        site["port"],
+        LINKBACK_INBOUND_WORKERS=0,
+        LINKBACK_INBOUND_SENDER_CONCURRENCY=8,
+        LINKBACK_SOURCE_HOST_CONCURRENCY=8,
+    )
     web = gunicorn(env, site["port"], workers=2, threads=4)
     try:
         answers = send_pings(site, sources, ["pingback"] * 20)
@@ -204,7 +234,8 @@ def test_gunicorn_workers_start_cleanly_and_serve_pages_and_pings(site, source_s
         pages = [requests.get(site["target"], timeout=15).status_code for _ in range(40)]
         source = source_site.linking_page("/real", site["target"])
         answer = xmlrpc.client.ServerProxy(site["blog"] + "/xmlrpc").pingback.ping(
-            source, site["target"])
+            source, site["target"]
+        )
     finally:
         web.stop()
 

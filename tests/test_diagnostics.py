@@ -89,12 +89,16 @@ def test_check_this_link_shows_what_the_target_offers(blog, target_blogs):
     drain(blog)
     calls = len(target.calls)
     editor = page(client, saved.headers["Location"])
-    forms = {form.xpath("input[@name='url']/@value")[0]: form for form in editor.find_class("check-link")}
+    forms = {
+        form.xpath("input[@name='url']/@value")[0]: form for form in editor.find_class("check-link")
+    }
 
     def check(url: str) -> lxml.html.HtmlElement:
         form = forms[url]
-        answer = client.post(form.get("action"), data={
-            "csrf_token": form.xpath("input[@name='csrf_token']/@value")[0], "url": url})
+        answer = client.post(
+            form.get("action"),
+            data={"csrf_token": form.xpath("input[@name='csrf_token']/@value")[0], "url": url},
+        )
         assert answer.status_code == 200
         return lxml.html.fromstring(answer.content)
 
@@ -113,6 +117,8 @@ def test_check_this_link_only_checks_the_post_s_own_links(blog):
     editor = page(client, f"/admin/posts/{post.id}/edit")
     token = editor.xpath("//input[@name='csrf_token']/@value")[0]
 
-    answer = client.post(f"/admin/posts/{post.id}/check",
-                         data={"csrf_token": token, "url": "http://127.0.0.1:9/elsewhere"})
+    answer = client.post(
+        f"/admin/posts/{post.id}/check",
+        data={"csrf_token": token, "url": "http://127.0.0.1:9/elsewhere"},
+    )
     assert answer.status_code == 404

@@ -11,20 +11,28 @@ LIMITS = FetchLimits(timeout=2.0, allow_private=True)
 
 
 def test_x_pingback_header_wins_over_the_link_element(source_site):
-    url = source_site.page("/post", '<html><head><link rel="pingback" href="/from-link"></head></html>',
-                           **{"X-Pingback": source_site.url + "/from-header"})
+    url = source_site.page(
+        "/post",
+        '<html><head><link rel="pingback" href="/from-link"></head></html>',
+        **{"X-Pingback": source_site.url + "/from-header"},
+    )
     assert discover(url, LIMITS).pingback == source_site.url + "/from-header"
 
 
 def test_first_pingback_link_is_used_and_entities_are_decoded(source_site):
-    url = source_site.page("/post", '<html><head><link rel="stylesheet" href="/s.css">'
-                                    '<link href="/rpc?a=1&amp;b=2" rel="Pingback">'
-                                    '<link rel="pingback" href="/second"></head></html>')
+    url = source_site.page(
+        "/post",
+        '<html><head><link rel="stylesheet" href="/s.css">'
+        '<link href="/rpc?a=1&amp;b=2" rel="Pingback">'
+        '<link rel="pingback" href="/second"></head></html>',
+    )
     assert discover(url, LIMITS).pingback == source_site.url + "/rpc?a=1&b=2"
 
 
 def test_relative_endpoint_resolves_against_the_url_after_redirects(source_site):
-    source_site.page("/new/post", '<html><head><link rel="pingback" href="xmlrpc.php"></head></html>')
+    source_site.page(
+        "/new/post", '<html><head><link rel="pingback" href="xmlrpc.php"></head></html>'
+    )
     url = source_site.page("/old", "", status=301, Location="/new/post")
     found = discover(url, LIMITS)
     assert found.final_url == source_site.url + "/new/post"
@@ -37,13 +45,18 @@ def test_relative_x_pingback_header_resolves_against_the_final_url(source_site):
 
 
 def test_link_inside_a_comment_or_the_body_text_is_not_an_endpoint(source_site):
-    url = source_site.page("/post", '<html><head><!-- <link rel="pingback" href="/hidden"> --></head>'
-                                    "<body><p>&lt;link rel=\"pingback\" href=\"/text\"&gt;</p></body></html>")
+    url = source_site.page(
+        "/post",
+        '<html><head><!-- <link rel="pingback" href="/hidden"> --></head>'
+        '<body><p>&lt;link rel="pingback" href="/text"&gt;</p></body></html>',
+    )
     assert discover(url, LIMITS).pingback is None
 
 
 def test_non_html_target_has_no_endpoint(source_site):
-    url = source_site.page("/file.txt", '<link rel="pingback" href="/rpc">', content_type="text/plain")
+    url = source_site.page(
+        "/file.txt", '<link rel="pingback" href="/rpc">', content_type="text/plain"
+    )
     assert discover(url, LIMITS).pingback is None
 
 
@@ -90,7 +103,9 @@ def test_posts_linking_the_same_page_discover_it_once(blog, target_blogs):
     assert len(target.pingbacks()) == 3
 
 
-def test_private_targets_are_refused_without_the_development_setting(app_config, request, target_blogs):
+def test_private_targets_are_refused_without_the_development_setting(
+    app_config, request, target_blogs
+):
     from outbound_helpers import drain, links, outbox, publish
 
     app_config["LINKBACK_ALLOW_PRIVATE_ADDRESSES"] = False
@@ -108,6 +123,8 @@ def test_cache_keeps_nothing_per_url_after_failed_discoveries(source_site):
     cache = DiscoveryCache()
     for n in range(20):
         with pytest.raises((TargetGone, TargetUnavailable)):
-            cache.discover(source_site.page(f"/bad-{n}", "", status=410 if n % 2 else 503), LIMITS, ttl=60)
+            cache.discover(
+                source_site.page(f"/bad-{n}", "", status=410 if n % 2 else 503), LIMITS, ttl=60
+            )
 
     assert cache.stats() == {"entries": 0, "urls": 0}

@@ -11,7 +11,9 @@ from flask_linkback.environment import environment
 
 @pytest.mark.parametrize("mode", [{"TESTING": True}, {"DEBUG": True, "TESTING": False},
                                   {"LINKBACK_ENVIRONMENT": "staging", "TESTING": False}])
-def test_a_non_production_app_sends_no_pings_to_other_sites(app_config, request, target_blogs, mode):
+def test_a_non_production_app_sends_no_pings_to_other_sites(
+    app_config, request, target_blogs, mode
+):
     app_config.pop("LINKBACK_ENVIRONMENT")
     app_config.update(mode, LINKBACK_SCHEDULER=False)
     blog = request.getfixturevalue("blog")

@@ -55,9 +55,13 @@ def test_unticking_notify_drops_the_pings_not_sent_yet(blog, target_blogs):
     target = target_blogs()
     client = blog.app.test_client()
     _log_in(client)
-    form = {"title": "Quiet", "slug": "quiet", "body": f'<p><a href="{target.post("/a")}">x</a></p>',
-            "published_at": (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
-            "notify": "y"}
+    form = {
+        "title": "Quiet",
+        "slug": "quiet",
+        "body": f'<p><a href="{target.post("/a")}">x</a></p>',
+        "published_at": (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "notify": "y",
+    }
     saved = client.post("/admin/posts/new", data=form)
     assert "<td>queued</td>" in client.get(saved.headers["Location"]).get_data(as_text=True)
 

@@ -19,9 +19,9 @@ from flask_wtf.csrf import CSRFProtect
 
 from flask_linkback import Candidate, HostNotConfigured, Linkback, PostInfo, Verdict
 from flask_linkback.config import DEFAULTS
+from flask_linkback.inbound.pingback import SUCCESS_ANSWER
 from flask_linkback.models import Status
 from flask_linkback.state import LinkbackState
-from flask_linkback.inbound.pingback import SUCCESS_ANSWER
 
 
 @dataclass

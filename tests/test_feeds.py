@@ -12,7 +12,9 @@ from example_blog.extensions import linkback
 SITE_URL = "https://blog.example.test"
 
 
-def _pingback(blog, source_site, path: str, slug: str, title: str, text: str = "I wrote about") -> str:
+def _pingback(
+    blog, source_site, path: str, slug: str, title: str, text: str = "I wrote about"
+) -> str:
     source = source_site.linking_page(path, blog.post_url(slug), title=title, text=text)
     xmlrpc.client.ServerProxy(blog.url + "/xmlrpc").pingback.ping(source, blog.post_url(slug))
     return source
@@ -85,8 +87,10 @@ def test_the_post_page_and_home_page_advertise_their_feeds(blog):
     post = blog.add_post("original", title="The original")
     client = blog.app.test_client()
 
-    for path, href in [("/posts/original", f"{blog.url}/linkbacks/{post.id}/feed.atom"),
-                       ("/", f"{blog.url}/linkbacks/feed.atom")]:
+    for path, href in [
+        ("/posts/original", f"{blog.url}/linkbacks/{post.id}/feed.atom"),
+        ("/", f"{blog.url}/linkbacks/feed.atom"),
+    ]:
         page = lxml.html.fromstring(client.get(path).data)
         [link] = page.xpath("//head/link[@rel='alternate'][@type='application/atom+xml']")
         assert link.get("href") == href

@@ -533,7 +533,8 @@ def test_link_header_urls_reads_several_headers_and_links_resolved_after_redirec
                 ("link", "</absolute-path>; REL=WebMention"),
                 (
                     "Link",
-                    '<http://x.example/a;b,c>; title="A, <http://evil.example/>; rel=webmention"; rel=webmention',
+                    '<http://x.example/a;b,c>; title="A, <http://evil.example/>; rel=webmention"; '
+                    "rel=webmention",
                 ),
                 ("Link", '<http://x.example/t>; title="a=b"; rel="webmention"'),
                 ("Link", '<http://x.example/not>; rel="webmentions"'),
@@ -646,7 +647,8 @@ def test_body_without_content_length_over_the_cap_raises_too_large(
 
 
 def stream_forever(chunk: bytes, pause: float) -> Route:
-    """A body that never ends: ``chunk`` after ``chunk`` until the client leaves or the test ends."""
+    """A body that never ends: ``chunk`` after ``chunk`` until the client leaves or the test
+    ends."""
 
     def answer(handler: Handler) -> None:
         handler.send_response(200)
@@ -774,8 +776,11 @@ def test_a_short_deadline_is_kept_while_a_longer_one_is_pending(site: Site) -> N
 
     site.server.routes["/trickle-short"] = site.server.routes["/trickle-long"]
     long_outcome: list[FetchResult | FetchError] = []
-    worker = threading.Thread(target=lambda: long_outcome.append(
-        timed_fetch(site.url("/trickle-long"), FetchLimits(allow_private=True, timeout=4.0))[0]))
+    worker = threading.Thread(
+        target=lambda: long_outcome.append(
+            timed_fetch(site.url("/trickle-long"), FetchLimits(allow_private=True, timeout=4.0))[0]
+        )
+    )
     worker.start()
     assert long_started.wait(GIVE_UP_BOUND)
 
@@ -954,7 +959,7 @@ def test_non_http_and_relative_urls_raise_unsupported_without_connecting(
         "100.127.255.254",
         "127.0.0.1",
         "127.8.9.10",
-        "0.0.0.0",
+        "0.0.0.0",  # noqa: S104 - an address the policy refuses, not a bind
         "255.255.255.255",
         "224.0.0.1",
         "239.255.255.250",
@@ -1152,7 +1157,9 @@ def test_a_name_on_a_slow_dns_server_times_out_within_the_fetch_deadline(
     site.route("/")(lambda h: reply(h, 200, b"late"))
     try:
         with pytest.raises(FetchTimeout) as error:
-            fetch(f"http://slow-dns.test:{site.port}/", FetchLimits(timeout=0.5, allow_private=True))
+            fetch(
+                f"http://slow-dns.test:{site.port}/", FetchLimits(timeout=0.5, allow_private=True)
+            )
     finally:
         answer.set()
 

@@ -17,9 +17,16 @@ from flask_linkback.tables import MISSING_TABLES
 @pytest.fixture
 def bare_app(database):
     """The example blog on an empty database: ``db.create_all()`` not run yet."""
-    app = create_app({"TESTING": True, "SERVER_NAME": "localhost", "SQLALCHEMY_DATABASE_URI": database.url,
-                      "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options,
-                      "LINKBACK_SCHEDULER": False, "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SERVER_NAME": "localhost",
+            "SQLALCHEMY_DATABASE_URI": database.url,
+            "SQLALCHEMY_ENGINE_OPTIONS": database.engine_options,
+            "LINKBACK_SCHEDULER": False,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -36,12 +43,16 @@ def test_cli_before_the_tables_exist_says_what_to_run(bare_app):
 
 def test_endpoints_before_the_tables_exist_answer_503_with_the_fix(bare_app, caplog):
     client = bare_app.test_client()
-    call = xmlrpc.client.dumps(("http://127.0.0.1:9/a", "http://localhost/posts/b"), "pingback.ping")
+    call = xmlrpc.client.dumps(
+        ("http://127.0.0.1:9/a", "http://localhost/posts/b"), "pingback.ping"
+    )
 
     answers = [
         client.post("/xmlrpc", data=call, content_type="text/xml"),
-        client.post("/webmention", data={"source": "http://127.0.0.1:9/a",
-                                         "target": "http://localhost/posts/b"}),
+        client.post(
+            "/webmention",
+            data={"source": "http://127.0.0.1:9/a", "target": "http://localhost/posts/b"},
+        ),
         client.post("/trackback/1", data={"url": "http://127.0.0.1:9/a"}),
     ]
 
@@ -49,7 +60,9 @@ def test_endpoints_before_the_tables_exist_answer_503_with_the_fix(bare_app, cap
         assert answer.status_code == 503
         assert answer.headers["Retry-After"] == "60"
         assert MISSING_TABLES in answer.get_data(as_text=True)
-    errors = [r for r in caplog.records if r.name == "flask_linkback" and r.levelno >= logging.ERROR]
+    errors = [
+        r for r in caplog.records if r.name == "flask_linkback" and r.levelno >= logging.ERROR
+    ]
     assert len(errors) == 1 and errors[0].exc_info is None  # said once, without a traceback
 
 
@@ -61,12 +74,17 @@ def test_endpoints_work_once_the_tables_are_created(bare_app):
         db.create_all()
     answer = client.post("/webmention", data=mention)
     assert (answer.status_code, answer.get_data(as_text=True)) == (
-        400, "target does not exist on this site\n")
+        400,
+        "target does not exist on this site\n",
+    )
 
 
 def test_a_missing_secret_key_fails_at_start_up_when_webmentions_are_accepted(tmp_path):
-    config = {"SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}",
-              "LINKBACK_SCHEDULER": False}
+    config = {
+        "SECRET_KEY": None,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}",
+        "LINKBACK_SCHEDULER": False,
+    }
     with pytest.raises(ValueError, match="set SECRET_KEY before init_app"):
         create_app(config)
     app = create_app({**config, "LINKBACK_ACCEPT_WEBMENTIONS": False})
@@ -74,8 +92,14 @@ def test_a_missing_secret_key_fails_at_start_up_when_webmentions_are_accepted(tm
 
 
 def test_routine_polls_log_nothing_at_info(tmp_path, caplog):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'poll.db'}",
-                      "SERVER_NAME": "blog.example", "LINKBACK_SCHEDULER": False, "LINKBACK_OUTBOX_POLL_SECONDS": 0.2})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'poll.db'}",
+            "SERVER_NAME": "blog.example",
+            "LINKBACK_SCHEDULER": False,
+            "LINKBACK_OUTBOX_POLL_SECONDS": 0.2,
+        }
+    )
     with app.app_context():
         db.create_all()
     polls = threading.Semaphore(0)
@@ -89,7 +113,11 @@ def test_routine_polls_log_nothing_at_info(tmp_path, caplog):
         with app.app_context():
             db.engine.dispose()
 
-    chatter = [r.getMessage() for r in caplog.records
-               if r.levelno >= logging.INFO and r.name.startswith(("apscheduler.executors", "flask_linkback"))
-               and "scheduler started" not in r.getMessage()]
+    chatter = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.INFO
+        and r.name.startswith(("apscheduler.executors", "flask_linkback"))
+        and "scheduler started" not in r.getMessage()
+    ]
     assert chatter == []

@@ -1,4 +1,7 @@
-"""What the open internet sends to linkback endpoints: each gets a quick, clear error and stores nothing."""
+"""What the open internet sends to linkback endpoints.
+
+Each gets a quick, clear error and stores nothing.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +43,9 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 
 
 def post_xmlrpc(blog: Any, body: bytes) -> requests.Response:
-    return requests.post(blog.url + "/xmlrpc", data=body, headers={"Content-Type": "text/xml"}, timeout=10)
+    return requests.post(
+        blog.url + "/xmlrpc", data=body, headers={"Content-Type": "text/xml"}, timeout=10
+    )
 
 
 def fault_code(response: requests.Response) -> int:
@@ -49,7 +54,9 @@ def fault_code(response: requests.Response) -> int:
     return info.value.faultCode
 
 
-@pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["entity-expansion", "external-entity"])
+@pytest.mark.parametrize(
+    "body", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["entity-expansion", "external-entity"]
+)
 def test_xml_with_entities_is_a_parse_fault_and_stores_nothing(blog, body):
     started = time.monotonic()
     response = post_xmlrpc(blog, body)
@@ -63,11 +70,15 @@ def test_xml_with_entities_is_a_parse_fault_and_stores_nothing(blog, body):
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not xml at all", b"<methodCall><methodName>pingback.ping</methodName>",
-     b"<methodCall><params><param><value><int>99999999999999999999</int></value></param></params></methodCall>",
-     "<methodCall><methodName>pingback.ping</methodName><params><param><value><struct>"
-     "<member><name>x</name><value><string>é</string></value></member></struct></value></param>"
-     "</params></methodCall>".encode()],
+    [
+        b"",
+        b"not xml at all",
+        b"<methodCall><methodName>pingback.ping</methodName>",
+        b"<methodCall><params><param><value><int>99999999999999999999</int></value></param></params></methodCall>",
+        "<methodCall><methodName>pingback.ping</methodName><params><param><value><struct>"
+        "<member><name>x</name><value><string>é</string></value></member></struct></value></param>"
+        "</params></methodCall>".encode(),
+    ],
     ids=["empty", "garbage", "truncated", "huge-int", "struct-argument"],
 )
 def test_malformed_xmlrpc_gets_a_fault_not_a_server_error(blog, body):
@@ -79,11 +90,15 @@ def test_malformed_xmlrpc_gets_a_fault_not_a_server_error(blog, body):
 
 
 def _raw_post(url: str, path: str, headers: dict[str, str], chunks: Any) -> bytes:
-    """Send a request by hand (to keep sending after the server has answered) and return the answer."""
+    """Send a request by hand (to keep sending after the server has answered) and return the
+    answer."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n" + "".join(
-            f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            + "\r\n"
+        )
         sock.sendall(head.encode())
         try:
             for chunk in chunks:
@@ -107,8 +122,12 @@ def test_twenty_megabyte_body_is_refused_with_413(blog, path):
     blog.add_post("open")
     started = time.monotonic()
 
-    answer = _raw_post(blog.url, path, {"Content-Type": "text/xml", "Content-Length": str(20 * len(MEGABYTE))},
-                       (MEGABYTE for _ in range(20)))
+    answer = _raw_post(
+        blog.url,
+        path,
+        {"Content-Type": "text/xml", "Content-Length": str(20 * len(MEGABYTE))},
+        (MEGABYTE for _ in range(20)),
+    )
 
     assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
     assert time.monotonic() - started < 10
@@ -121,13 +140,17 @@ def test_chunked_body_over_the_cap_is_refused_with_413(blog):
             yield b"%x\r\n%s\r\n" % (len(MEGABYTE), MEGABYTE)
         yield b"0\r\n\r\n"
 
-    answer = _raw_post(blog.url, "/xmlrpc", {"Content-Type": "text/xml", "Transfer-Encoding": "chunked"}, chunks())
+    answer = _raw_post(
+        blog.url, "/xmlrpc", {"Content-Type": "text/xml", "Transfer-Encoding": "chunked"}, chunks()
+    )
 
     assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
     assert blog.linkbacks() == []
 
 
-def test_source_that_trickles_forever_is_fault_50_within_the_time_limit(app_config, source_site, request):
+def test_source_that_trickles_forever_is_fault_50_within_the_time_limit(
+    app_config, source_site, request
+):
     app_config["LINKBACK_FETCH_TIMEOUT"] = 1.0
     blog = request.getfixturevalue("blog")
     blog.add_post("open")
@@ -180,7 +203,9 @@ def test_trackback_from_a_loopback_source_is_refused_when_private_addresses_are_
     post = blog.add_post("open")
     source = source_site.linking_page("/s", blog.post_url("open"))
 
-    response = requests.post(f"{blog.url}/trackback/{post.id}", data={"url": source, "title": "t"}, timeout=10)
+    response = requests.post(
+        f"{blog.url}/trackback/{post.id}", data={"url": source, "title": "t"}, timeout=10
+    )
 
     answer = ElementTree.fromstring(response.content)
     assert answer.findtext("error") == "1"
@@ -189,7 +214,9 @@ def test_trackback_from_a_loopback_source_is_refused_when_private_addresses_are_
     assert blog.linkbacks() == []
 
 
-@pytest.mark.parametrize("source", ["javascript:alert(1)", "file:///etc/passwd", "data:text/html,<a>", "//no-scheme/"])
+@pytest.mark.parametrize(
+    "source", ["javascript:alert(1)", "file:///etc/passwd", "data:text/html,<a>", "//no-scheme/"]
+)
 def test_non_http_source_is_refused_without_fetching(blog, source):
     blog.add_post("open")
 
@@ -204,7 +231,9 @@ def test_non_http_source_is_refused_without_fetching(blog, source):
 def test_trackback_with_non_http_url_is_refused(blog, url):
     post = blog.add_post("open")
 
-    response = requests.post(f"{blog.url}/trackback/{post.id}", data={"url": url, "title": "t"}, timeout=10)
+    response = requests.post(
+        f"{blog.url}/trackback/{post.id}", data={"url": url, "title": "t"}, timeout=10
+    )
 
     answer = ElementTree.fromstring(response.content)
     assert answer.findtext("error") == "1"
@@ -212,7 +241,9 @@ def test_trackback_with_non_http_url_is_refused(blog, url):
     assert blog.linkbacks() == []
 
 
-FORGED_LINE = "INFO flask_linkback: pingback stored: http://evil.example/ -> /posts/open as approved"
+FORGED_LINE = (
+    "INFO flask_linkback: pingback stored: http://evil.example/ -> /posts/open as approved"
+)
 
 
 @pytest.mark.parametrize("protocol", ["pingback", "trackback"])
@@ -240,13 +271,16 @@ def test_a_newline_in_a_refused_source_url_does_not_forge_a_log_line(blog, caplo
     assert blog.linkbacks() == []
 
 
-@pytest.mark.parametrize("text, logged", [
-    ("http://a.example/\r\nforged", "http://a.example/\\r\\nforged"),
-    ("tab\there", "tab\\there"),
-    ("\x1b[31mred", "\\x1b[31mred"),
-    ("next\x85line\u2029para", "next\\x85line\\u2029para"),
-    ("a literal \\n stays apart", "a literal \\\\n stays apart"),
-    ("Café ☕", "Café ☕"),
-])
+@pytest.mark.parametrize(
+    "text, logged",
+    [
+        ("http://a.example/\r\nforged", "http://a.example/\\r\\nforged"),
+        ("tab\there", "tab\\there"),
+        ("\x1b[31mred", "\\x1b[31mred"),
+        ("next\x85line\u2029para", "next\\x85line\\u2029para"),
+        ("a literal \\n stays apart", "a literal \\\\n stays apart"),
+        ("Café ☕", "Café ☕"),
+    ],
+)
 def test_remote_text_is_escaped_for_log_lines(text, logged):
     assert loggable(text) == logged

@@ -312,7 +312,8 @@ def test_rel_urls_lists_link_and_a_elements_in_document_order() -> None:
 
 def test_rel_urls_puts_an_earlier_a_before_a_later_link() -> None:
     doc = Document(
-        '<body><a href="/first" rel="webmention">a</a><link href="/second" rel="webmention"></body>',
+        '<body><a href="/first" rel="webmention">a</a>'
+        '<link href="/second" rel="webmention"></body>',
         PAGE,
     )
     assert doc.rel_urls("webmention") == [
@@ -409,7 +410,8 @@ def test_pingback_server_is_none_without_a_usable_link_element(html: str) -> Non
 
 def test_pingback_server_takes_the_first_usable_link() -> None:
     doc = Document(
-        '<link rel="pingback" href=""><link rel="pingback" href="/one"><link rel="pingback" href="/two">',
+        '<link rel="pingback" href=""><link rel="pingback" href="/one">'
+        '<link rel="pingback" href="/two">',
         PAGE,
     )
     assert doc.pingback_server() == "http://source.example/one"
@@ -421,7 +423,8 @@ def test_pingback_server_takes_the_first_usable_link() -> None:
 def test_trackback_rdf_reads_the_wordpress_autodiscovery_block() -> None:
     permalink = "http://source.example/2024/05/a-post/"
     doc = Document(
-        f"<html><body><article><p>Post</p>{wordpress_rdf(permalink, 'A post &#8217;quoted&#8217; &amp; more')}"
+        "<html><body><article><p>Post</p>"
+        f"{wordpress_rdf(permalink, 'A post &#8217;quoted&#8217; &amp; more')}"
         "</article></body></html>",
         permalink,
     )
@@ -461,7 +464,8 @@ def test_trackback_rdf_in_a_comment_before_the_html_element_is_found() -> None:
 
 def test_trackback_rdf_skips_descriptions_without_a_ping_url() -> None:
     doc = Document(
-        f'<!-- <rdf:RDF {RDF_NS}><rdf:Description rdf:about="http://s.example/" dc:title="t"/></rdf:RDF> -->',
+        f'<!-- <rdf:RDF {RDF_NS}><rdf:Description rdf:about="http://s.example/" dc:title="t"/>'
+        "</rdf:RDF> -->",
         PAGE,
     )
     assert doc.trackback_rdf() == []

@@ -45,17 +45,26 @@ def queue_only(blog):
     return blog
 
 
-def test_re_sent_webmentions_that_join_a_waiting_job_count_against_the_bound(queue_only, source_site):
+def test_re_sent_webmentions_that_join_a_waiting_job_count_against_the_bound(
+    queue_only, source_site
+):
     blog = queue_only
     blog.app.config["LINKBACK_INBOUND_QUEUE_MAX"] = 3
     blog.add_post("target")
     target = blog.post_url("target")
     source = source_site.linking_page("/reply", target)
 
-    answers = [requests.post(blog.url + "/webmention", data={"source": source, "target": target},
-                             timeout=10) for _ in range(4)]
-    other = requests.post(blog.url + "/webmention", timeout=10, data={
-        "source": source_site.linking_page("/other", target), "target": target})
+    answers = [
+        requests.post(
+            blog.url + "/webmention", data={"source": source, "target": target}, timeout=10
+        )
+        for _ in range(4)
+    ]
+    other = requests.post(
+        blog.url + "/webmention",
+        timeout=10,
+        data={"source": source_site.linking_page("/other", target), "target": target},
+    )
 
     assert [a.status_code for a in answers] == [202, 202, 202, 503]
     assert other.status_code == 503 and other.headers["Retry-After"]
@@ -74,13 +83,18 @@ def test_one_sender_cannot_fill_the_queue_for_everyone(queue_only):
     blog.add_post("target")
     target = blog.post_url("target")
 
-    flood = [ping_from(blog, "203.0.113.5", f"http://127.0.0.{20 + i}:9/f", target) for i in range(3)]
+    flood = [
+        ping_from(blog, "203.0.113.5", f"http://127.0.0.{20 + i}:9/f", target) for i in range(3)
+    ]
     # Other addresses of one IPv6 /64 are one sender.
-    v6 = [ping_from(blog, f"2001:db8:1:2::{i}", f"http://127.0.0.{30 + i}:9/v", target)
-          for i in range(3)]
+    v6 = [
+        ping_from(blog, f"2001:db8:1:2::{i}", f"http://127.0.0.{30 + i}:9/v", target)
+        for i in range(3)
+    ]
     # Many senders naming one source host share that host's part.
-    one_host = [ping_from(blog, f"198.51.100.{i}", f"http://127.0.0.40:9/h{i}", target)
-                for i in range(3)]
+    one_host = [
+        ping_from(blog, f"198.51.100.{i}", f"http://127.0.0.40:9/h{i}", target) for i in range(3)
+    ]
     other = ping_from(blog, "198.51.100.77", "http://127.0.0.50:9/x", target)
 
     for answers in (flood, v6, one_host):
@@ -91,7 +105,9 @@ def test_one_sender_cannot_fill_the_queue_for_everyone(queue_only):
 
 
 def test_sender_keys_group_an_ipv6_64_and_keep_ipv4_addresses_apart():
-    assert sender_key("2001:db8:1:2::1") == sender_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert (
+        sender_key("2001:db8:1:2::1") == sender_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    )
     assert sender_key("2001:db8:1:3::1") != sender_key("2001:db8:1:2::1")
     assert sender_key("::ffff:192.0.2.1") == "192.0.2.1"
     assert sender_key("192.0.2.1") != sender_key("192.0.2.2")
@@ -102,8 +118,10 @@ def test_claims_go_round_robin_over_senders_within_the_concurrency_caps(queue_on
     blog.add_post("target")
     target = blog.post_url("target")
     for i in range(5):
-        assert ping_from(blog, "203.0.113.5", source_site.linking_page(f"/flood{i}", target),
-                         target) == QUEUED_ANSWER
+        assert (
+            ping_from(blog, "203.0.113.5", source_site.linking_page(f"/flood{i}", target), target)
+            == QUEUED_ANSWER
+        )
     assert ping_from(blog, "198.51.100.7", "http://[::1]:9/late", target) == QUEUED_ANSWER
     ids = [job.id for job in jobs(blog)]
 
@@ -120,8 +138,11 @@ def test_claims_go_round_robin_over_senders_within_the_concurrency_caps(queue_on
 def test_a_status_url_follows_the_linkbacks_current_state(blog, source_site, verified):
     blog.add_post("target")
     target = blog.post_url("target")
-    answer = requests.post(blog.url + "/webmention", timeout=10, data={
-        "source": source_site.linking_page("/reply", target), "target": target})
+    answer = requests.post(
+        blog.url + "/webmention",
+        timeout=10,
+        data={"source": source_site.linking_page("/reply", target), "target": target},
+    )
     verified()
     location = answer.headers["Location"]
 
@@ -175,8 +196,9 @@ def test_verified_jobs_are_deleted_once_they_are_old_enough(blog, source_site, v
     blog.add_post("target")
     target = blog.post_url("target")
     for n in range(3):
-        assert isinstance(ping_from(blog, "203.0.113.9", source_site.linking_page(f"/r{n}", target),
-                                    target), str)
+        assert isinstance(
+            ping_from(blog, "203.0.113.9", source_site.linking_page(f"/r{n}", target), target), str
+        )
     verified()
     with blog.app.app_context():
         Job = blog.app.extensions["linkback"].models.InboundJob

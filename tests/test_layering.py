@@ -91,7 +91,7 @@ def _imported(name: str, is_package: bool, node: ast.Import | ast.ImportFrom,
         runs.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
     # The importer's own packages are already running; the root package always is.
     own = name.split(".")
-    runs -= {".".join(own[:i]) for i in range(0, len(own) + 1)}
+    runs -= {".".join(own[:i]) for i in range(len(own) + 1)}
     runs.discard("")
     return runs
 

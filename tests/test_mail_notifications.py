@@ -1,4 +1,7 @@
-"""The owner gets an e-mail when a linkback is held or approved on arrival, from a real SMTP server."""
+"""The owner gets an e-mail when a linkback is held or approved on arrival.
+
+Sent to a real SMTP server.
+"""
 
 from __future__ import annotations
 
@@ -57,13 +60,18 @@ def smtp() -> Iterator[tuple[Controller, Inbox]]:
 @pytest.fixture
 def app_config(app_config, smtp):
     controller, _ = smtp
-    return {**app_config, "LINKBACK_MAIL_SERVER": "127.0.0.1", "LINKBACK_MAIL_PORT": controller.port,
-            "LINKBACK_MAIL_SENDER": "blog@example.test",
-            "LINKBACK_MAIL_RECIPIENTS": ["owner@example.test"],
-            # The public address links are built from; the test server's own address is
-            # another name of the same site.
-            "LINKBACK_SITE_URL": SITE_URL, "LINKBACK_SITE_HOSTS": [app_config["SERVER_NAME"]],
-            "LINKBACK_BLOG_NAME": "My blog"}
+    return {
+        **app_config,
+        "LINKBACK_MAIL_SERVER": "127.0.0.1",
+        "LINKBACK_MAIL_PORT": controller.port,
+        "LINKBACK_MAIL_SENDER": "blog@example.test",
+        "LINKBACK_MAIL_RECIPIENTS": ["owner@example.test"],
+        # The public address links are built from; the test server's own address is
+        # another name of the same site.
+        "LINKBACK_SITE_URL": SITE_URL,
+        "LINKBACK_SITE_HOSTS": [app_config["SERVER_NAME"]],
+        "LINKBACK_BLOG_NAME": "My blog",
+    }
 
 
 def saved(blog: Any) -> Any:
@@ -114,16 +122,24 @@ def test_the_approve_link_leads_to_a_page_that_approves(blog, source_site, smtp)
     _turn_on(blog)
     _ping(blog, source_site)
     drain(blog)
-    link = next(line.split(": ", 1)[1] for line in inbox.messages[0].get_content().splitlines()
-                if line.startswith("Approve it: "))
+    link = next(
+        line.split(": ", 1)[1]
+        for line in inbox.messages[0].get_content().splitlines()
+        if line.startswith("Approve it: ")
+    )
     parts = urlsplit(link)
     client = admin_client(blog)
 
     page = lxml.html.fromstring(client.get(f"{parts.path}?{parts.query}").content)
     [first, *_] = page.xpath("//form[@class='linkback-moderate']//button")
-    answer = client.post("/linkback-admin/moderate", data={
-        "csrf_token": csrf_token(client, f"{parts.path}?{parts.query}"),
-        "next": parts.path, "one": first.get("value")})
+    answer = client.post(
+        "/linkback-admin/moderate",
+        data={
+            "csrf_token": csrf_token(client, f"{parts.path}?{parts.query}"),
+            "next": parts.path,
+            "one": first.get("value"),
+        },
+    )
 
     assert answer.status_code == 302
     assert first.get("value").startswith("approve:")
@@ -155,7 +171,8 @@ def test_no_mail_while_the_setting_is_off(blog, source_site, smtp):
 
 
 def test_a_mail_server_that_is_down_delays_the_message_instead_of_losing_it(
-        app_config, request, source_site, smtp):
+    app_config, request, source_site, smtp
+):
     controller, inbox = smtp
     app_config["LINKBACK_MAIL_PORT"] = _free_port()  # nothing listens there
     blog = request.getfixturevalue("blog")
@@ -165,8 +182,8 @@ def test_a_mail_server_that_is_down_delays_the_message_instead_of_losing_it(
 
     drain(blog)
     with blog.app.app_context():
-        from flask_linkback.owner_models import define_owner_models
         from example_blog.extensions import db
+        from flask_linkback.owner_models import define_owner_models
 
         Mail = define_owner_models(db).MailMessage
         [row] = Mail.query.all()

@@ -73,14 +73,18 @@ def test_pending_row_shows_source_title_excerpt_target_kind_and_why(blog, source
     assert "Thoughts number 0 on this post today" in row.find_class("excerpt")[0].text_content()
     assert row.find_class("target")[0].get("href") == blog.post_url("post-0")
     assert "pingback" in row.text_content()
-    assert row.find_class("reason")[0].text_content() == "first linkback from 127.0.0.1: held for moderation"
+    assert (
+        row.find_class("reason")[0].text_content()
+        == "first linkback from 127.0.0.1: held for moderation"
+    )
     assert root.get_element_by_id("tab-pending").text_content().split() == ["Pending", "(3)"]
 
 
 def test_remote_text_in_the_queue_is_escaped(blog, source_site):
     blog.add_post("target")
-    source = source_site.linking_page("/x", blog.post_url("target"),
-                                      title="&lt;script&gt;alert(1)&lt;/script&gt;")
+    source = source_site.linking_page(
+        "/x", blog.post_url("target"), title="&lt;script&gt;alert(1)&lt;/script&gt;"
+    )
     ping(blog, source, blog.post_url("target"))
 
     html = admin_client(blog).get(f"{QUEUE}/pending").text
@@ -131,7 +135,9 @@ def test_bulk_delete_asks_first_then_removes_rows_for_good(blog, source_site):
         asked = moderate(client, "delete", [rows[0].id, rows[1].id])
         assert asked.status_code == 200
         assert deleted == [] and len(blog.linkbacks()) == 3
-        confirm = lxml.html.fromstring(asked.content).xpath("//form[.//button[contains(@class, 'confirm-delete')]]")[0]
+        confirm = lxml.html.fromstring(asked.content).xpath(
+            "//form[.//button[contains(@class, 'confirm-delete')]]"
+        )[0]
         done = client.post(MODERATE, data=list(confirm.form_values()))
 
     assert done.status_code == 302
@@ -183,17 +189,24 @@ def test_action_without_a_csrf_token_is_refused_and_changes_nothing(blog, source
 def test_anonymous_action_is_sent_to_log_in_and_changes_nothing(blog, source_site):
     rows = three_pings(blog, source_site)
 
-    response = anonymous_client(blog).post(MODERATE, data={"action": "spam", "ids": [str(rows[0].id)]})
+    response = anonymous_client(blog).post(
+        MODERATE, data={"action": "spam", "ids": [str(rows[0].id)]}
+    )
 
     assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
     assert set(statuses(blog).values()) == {"pending"}
 
 
-@pytest.mark.parametrize("action, ids, message", [
-    ("approve", [], "select at least one linkback"),
-    ("launch", ["1"], "Not a valid choice."),
-])
-def test_bad_action_or_no_selection_does_nothing_and_says_why(blog, source_site, action, ids, message):
+@pytest.mark.parametrize(
+    "action, ids, message",
+    [
+        ("approve", [], "select at least one linkback"),
+        ("launch", ["1"], "Not a valid choice."),
+    ],
+)
+def test_bad_action_or_no_selection_does_nothing_and_says_why(
+    blog, source_site, action, ids, message
+):
     three_pings(blog, source_site)
     client = admin_client(blog)
     token = page(client, f"{QUEUE}/pending").xpath("//input[@name='csrf_token']/@value")[0]
@@ -234,14 +247,26 @@ def fill_queue(blog: Any) -> None:
     start = utcnow() - timedelta(days=2)
     with blog.app.app_context():
         model = blog.app.extensions["linkback"].models.IncomingLinkback
-        db.session.execute(sa.insert(model), [
-            {"kind": "pingback", "source_url": f"http://spam{n % 97}.example/{n}",
-             "source_key": f"http://spam{n % 97}.example/{n}", "source_host": f"spam{n % 97}.example",
-             "target_url": blog.post_url("target"), "post_id": "1", "title": f"Row {n}",
-             "excerpt": "[…] text […]", "status": "pending", "reason": "held",
-             "created_at": start + timedelta(seconds=n // 3), "updated_at": start}
-            for n in range(ROWS)
-        ])
+        db.session.execute(
+            sa.insert(model),
+            [
+                {
+                    "kind": "pingback",
+                    "source_url": f"http://spam{n % 97}.example/{n}",
+                    "source_key": f"http://spam{n % 97}.example/{n}",
+                    "source_host": f"spam{n % 97}.example",
+                    "target_url": blog.post_url("target"),
+                    "post_id": "1",
+                    "title": f"Row {n}",
+                    "excerpt": "[…] text […]",
+                    "status": "pending",
+                    "reason": "held",
+                    "created_at": start + timedelta(seconds=n // 3),
+                    "updated_at": start,
+                }
+                for n in range(ROWS)
+            ],
+        )
         db.session.commit()
 
 
@@ -272,7 +297,10 @@ def test_first_page_of_ten_thousand_rows_takes_a_bounded_number_of_queries(blog)
     assert response.status_code == 200
     root = lxml.html.fromstring(response.content)
     assert len(root.find_class("linkback-row")) == 50
-    assert root.find_class("linkback-row")[0].find_class("source")[0].text_content() == f"Row {ROWS - 1}"
+    assert (
+        root.find_class("linkback-row")[0].find_class("source")[0].text_content()
+        == f"Row {ROWS - 1}"
+    )
     assert root.get_element_by_id("tab-pending").text_content().split() == ["Pending", "(10000)"]
     # The rows, the per-tab counts, the per-post counts, the host's post (one lookup per post
     # on the page, for its title) and the blog's pending count in its navigation.
@@ -308,14 +336,22 @@ def test_every_admin_page_refuses_to_be_framed(blog, source_site):
         **{tab: client.get(f"{QUEUE}/{tab}") for tab in ("pending", "approved", "spam")},
         "settings": client.get("/linkback-admin/settings"),
         "unknown tab": client.get(f"{QUEUE}/deleted"),
-        "moderate": client.post(MODERATE, data={"csrf_token": token, "action": "spam",
-                                                "ids": [str(rows[0].id)]}),
+        "moderate": client.post(
+            MODERATE, data={"csrf_token": token, "action": "spam", "ids": [str(rows[0].id)]}
+        ),
         "anonymous": anonymous_client(blog).get(f"{QUEUE}/pending"),
     }
 
     assert {name: answer.status_code for name, answer in answers.items()} == {
-        "index": 302, "pending": 200, "approved": 200, "spam": 200, "settings": 200,
-        "unknown tab": 404, "moderate": 302, "anonymous": 302}
+        "index": 302,
+        "pending": 200,
+        "approved": 200,
+        "spam": 200,
+        "settings": 200,
+        "unknown tab": 404,
+        "moderate": 302,
+        "anonymous": 302,
+    }
     for name, answer in answers.items():
         assert answer.headers.get("X-Frame-Options") == "DENY", name
         assert "frame-ancestors 'none'" in answer.headers.get("Content-Security-Policy", ""), name

@@ -34,7 +34,9 @@ def change_settings(blog: Any, **changes: Any) -> None:
 
 def links_page(target: str, *, others: int, prose: str = "", list_items: bool = True) -> str:
     """A page whose target link sits among ``others`` other links."""
-    links = [f'<a href="https://example.org/response/{n}">Response number {n}</a>' for n in range(others)]
+    links = [
+        f'<a href="https://example.org/response/{n}">Response number {n}</a>' for n in range(others)
+    ]
     links.insert(others // 2, f'<a href="{target}">Response about this</a>')
     if list_items:
         body = "<ul>" + "".join(f"<li>{link}{prose}</li>" for link in links) + "</ul>"
@@ -46,7 +48,9 @@ def links_page(target: str, *, others: int, prose: str = "", list_items: bool = 
 # Blocklists ---------------------------------------------------------------------------
 
 
-def test_blocklisted_source_host_is_stored_as_spam_with_the_reason(app_config, request, source_site):
+def test_blocklisted_source_host_is_stored_as_spam_with_the_reason(
+    app_config, request, source_site
+):
     blog = configure(request, app_config, LINKBACK_BLOCKED_HOSTS=["127.0.0.1"])
     blog.add_post("target")
 
@@ -57,14 +61,27 @@ def test_blocklisted_source_host_is_stored_as_spam_with_the_reason(app_config, r
     assert row.reason == "the source host 127.0.0.1 is on the blocklist (127.0.0.1)"
 
 
-@pytest.mark.parametrize("host, blocked", [
-    ("spam.example", True), ("www.spam.example", True), ("notspam.example", False),
-    ("spam.example.org", False), ("other.example", False)])
+@pytest.mark.parametrize(
+    "host, blocked",
+    [
+        ("spam.example", True),
+        ("www.spam.example", True),
+        ("notspam.example", False),
+        ("spam.example.org", False),
+        ("other.example", False),
+    ],
+)
 def test_blocklisted_host_covers_its_subdomains_only(blog, host, blocked):
     change_settings(blog, blocked_hosts=("spam.example",))
-    candidate = Candidate(kind="pingback", source_url=f"http://{host}/p", source_host=host,
-                          post=PostInfo(id="1", url=blog.post_url("x"), title="x"), evidence=None,
-                          local_source=False, sender_ip="192.0.2.1")
+    candidate = Candidate(
+        kind="pingback",
+        source_url=f"http://{host}/p",
+        source_host=host,
+        post=PostInfo(id="1", url=blog.post_url("x"), title="x"),
+        evidence=None,
+        local_source=False,
+        sender_ip="192.0.2.1",
+    )
 
     with blog.app.test_request_context():
         verdict = rules.blocked_host(candidate)
@@ -74,9 +91,15 @@ def test_blocklisted_host_covers_its_subdomains_only(blog, host, blocked):
 
 def test_blocklisted_sender_ip_is_spam(blog):
     change_settings(blog, blocked_hosts=("192.0.2.7",))
-    candidate = Candidate(kind="pingback", source_url="http://fine.example/p", source_host="fine.example",
-                          post=PostInfo(id="1", url=blog.post_url("x"), title="x"), evidence=None,
-                          local_source=False, sender_ip="192.0.2.7")
+    candidate = Candidate(
+        kind="pingback",
+        source_url="http://fine.example/p",
+        source_host="fine.example",
+        post=PostInfo(id="1", url=blog.post_url("x"), title="x"),
+        evidence=None,
+        local_source=False,
+        sender_ip="192.0.2.7",
+    )
 
     with blog.app.test_request_context():
         verdict = rules.blocked_host(candidate)
@@ -87,13 +110,17 @@ def test_blocklisted_sender_ip_is_spam(blog):
 def test_blocklisted_word_in_the_source_page_is_spam(blog, source_site):
     change_settings(blog, blocked_words=("cheap pills",))
     blog.add_post("target")
-    source = source_site.linking_page("/reply", blog.post_url("target"),
-                                      text="Buy CHEAP   pills here, and read")
+    source = source_site.linking_page(
+        "/reply", blog.post_url("target"), text="Buy CHEAP   pills here, and read"
+    )
 
     ping(blog, source, blog.post_url("target"))
 
     row = only_row(blog)
-    assert (row.status, row.reason) == ("spam", "the source contains the blocklisted word 'cheap pills'")
+    assert (row.status, row.reason) == (
+        "spam",
+        "the source contains the blocklisted word 'cheap pills'",
+    )
 
 
 def test_blocklisted_word_in_a_trackback_title_is_spam(blog, source_site):
@@ -101,8 +128,11 @@ def test_blocklisted_word_in_a_trackback_title_is_spam(blog, source_site):
     post = blog.add_post("target")
     source = source_site.linking_page("/reply", blog.post_url("target"))
 
-    response = requests.post(f"{blog.url}/trackback/{post.id}", timeout=10,
-                             data={"url": source, "title": "Best Casino bonus", "blog_name": "B"})
+    response = requests.post(
+        f"{blog.url}/trackback/{post.id}",
+        timeout=10,
+        data={"url": source, "title": "Best Casino bonus", "blog_name": "B"},
+    )
 
     assert b"<error>0</error>" in response.content
     assert only_row(blog).reason == "the source contains the blocklisted word 'casino'"
@@ -113,8 +143,11 @@ def test_a_blocklist_saved_in_the_admin_form_applies_to_the_next_ping(blog, sour
     client = admin_client(blog)
     assert post_settings(client, blocked_words="casino").status_code == 302
 
-    ping(blog, source_site.linking_page("/reply", blog.post_url("target"), text="casino news on"),
-         blog.post_url("target"))
+    ping(
+        blog,
+        source_site.linking_page("/reply", blog.post_url("target"), text="casino news on"),
+        blog.post_url("target"),
+    )
 
     assert only_row(blog).status == Status.SPAM.value
 
@@ -125,8 +158,12 @@ def test_a_blocklist_saved_in_the_admin_form_applies_to_the_next_ping(blog, sour
 def test_source_with_more_links_than_the_maximum_is_held(app_config, request, source_site):
     blog = configure(request, app_config, LINKBACK_MODERATION="none", LINKBACK_MAX_LINKS=10)
     blog.add_post("target")
-    source = source_site.page("/many", links_page(blog.post_url("target"), others=10,
-                                                  prose=" is a long sentence of my own about it."))
+    source = source_site.page(
+        "/many",
+        links_page(
+            blog.post_url("target"), others=10, prose=" is a long sentence of my own about it."
+        ),
+    )
 
     ping(blog, source, blog.post_url("target"))
 
@@ -137,8 +174,12 @@ def test_source_with_more_links_than_the_maximum_is_held(app_config, request, so
 def test_source_with_links_up_to_the_maximum_passes(app_config, request, source_site):
     blog = configure(request, app_config, LINKBACK_MODERATION="none", LINKBACK_MAX_LINKS=11)
     blog.add_post("target")
-    source = source_site.page("/many", links_page(blog.post_url("target"), others=10,
-                                                  prose=" is a long sentence of my own about it."))
+    source = source_site.page(
+        "/many",
+        links_page(
+            blog.post_url("target"), others=10, prose=" is a long sentence of my own about it."
+        ),
+    )
 
     ping(blog, source, blog.post_url("target"))
 
@@ -148,8 +189,12 @@ def test_source_with_links_up_to_the_maximum_passes(app_config, request, source_
 def test_max_links_zero_means_no_limit(app_config, request, source_site):
     blog = configure(request, app_config, LINKBACK_MODERATION="none", LINKBACK_MAX_LINKS=0)
     blog.add_post("target")
-    source = source_site.page("/many", links_page(blog.post_url("target"), others=300,
-                                                  prose=" is a long sentence of my own about it."))
+    source = source_site.page(
+        "/many",
+        links_page(
+            blog.post_url("target"), others=300, prose=" is a long sentence of my own about it."
+        ),
+    )
 
     ping(blog, source, blog.post_url("target"))
 
@@ -165,18 +210,36 @@ def test_link_list_ping_is_held_as_a_link_list(app_config, request, source_site)
 
     row = only_row(blog)
     assert row.status == Status.PENDING.value
-    assert row.reason == ("a link list: the source lists this link among 21 links with no text "
-                          "of its own around it")
+    assert row.reason == (
+        "a link list: the source lists this link among 21 links with no text of its own around it"
+    )
 
 
-@pytest.mark.parametrize("page", [
-    pytest.param({"others": 20, "prose": " — I disagree with most of this, for three reasons.",
-                      "list_items": True}, id="list-with-prose-per-item"),
-    pytest.param({"others": 20, "prose": "and then, as the writer argued at length,",
-                      "list_items": False}, id="paragraph-of-prose"),
-    pytest.param({"others": 3, "prose": ""}, id="short-list"),
-])
-def test_link_among_prose_or_in_a_short_list_is_not_a_link_list(app_config, request, source_site, page):
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            {
+                "others": 20,
+                "prose": " — I disagree with most of this, for three reasons.",
+                "list_items": True,
+            },
+            id="list-with-prose-per-item",
+        ),
+        pytest.param(
+            {
+                "others": 20,
+                "prose": "and then, as the writer argued at length,",
+                "list_items": False,
+            },
+            id="paragraph-of-prose",
+        ),
+        pytest.param({"others": 3, "prose": ""}, id="short-list"),
+    ],
+)
+def test_link_among_prose_or_in_a_short_list_is_not_a_link_list(
+    app_config, request, source_site, page
+):
     blog = configure(request, app_config, LINKBACK_MODERATION="none")
     blog.add_post("target")
     source = source_site.page("/page", links_page(blog.post_url("target"), **page))
@@ -230,7 +293,9 @@ def test_previously_approved_sites_wait_when_that_setting_is_off(blog, source_si
 
 def _self_ping(blog: Any) -> Any:
     blog.add_post("older")
-    blog.add_post("newer", body=f'<p>See <a href="{blog.post_url("older")}">the older post</a>.</p>')
+    blog.add_post(
+        "newer", body=f'<p>See <a href="{blog.post_url("older")}">the older post</a>.</p>'
+    )
     ping(blog, blog.post_url("newer"), blog.post_url("older"))
     return only_row(blog)
 
@@ -248,7 +313,10 @@ def test_self_ping_waits_when_own_pings_are_not_auto_approved(blog):
 
     row = _self_ping(blog)
 
-    assert (row.status, row.reason) == ("pending", "a link from this site's own post (own pings are held)")
+    assert (row.status, row.reason) == (
+        "pending",
+        "a link from this site's own post (own pings are held)",
+    )
 
 
 def test_trackback_without_a_link_back_is_accepted_when_the_setting_is_off(blog, source_site):
@@ -288,13 +356,20 @@ def spam_service() -> Iterator[dict[str, Any]]:
         linkback.spam_checker = None
 
 
-@pytest.mark.parametrize("answer, status, reason", [
-    (True, "spam", "the spam service says this is spam"),
-    ("known spammer", "spam", "the spam service says: known spammer"),
-    (False, "pending", "first linkback from 127.0.0.1: held for moderation"),
-    (None, "pending", "first linkback from 127.0.0.1: held for moderation"),
-    (TimeoutError("service down"), "pending", "the spam service could not be asked: held for moderation"),
-])
+@pytest.mark.parametrize(
+    "answer, status, reason",
+    [
+        (True, "spam", "the spam service says this is spam"),
+        ("known spammer", "spam", "the spam service says: known spammer"),
+        (False, "pending", "first linkback from 127.0.0.1: held for moderation"),
+        (None, "pending", "first linkback from 127.0.0.1: held for moderation"),
+        (
+            TimeoutError("service down"),
+            "pending",
+            "the spam service could not be asked: held for moderation",
+        ),
+    ],
+)
 def test_spam_service_verdict_is_used(blog, source_site, spam_service, answer, status, reason):
     spam_service["answer"] = answer
     blog.add_post("target")
@@ -321,12 +396,17 @@ def test_blocklist_answers_before_the_spam_service_is_asked(blog, source_site, s
 # Posts: defaults and toggles -------------------------------------------------------------
 
 
-def test_comments_closed_with_pings_open_shows_only_the_pingback_list(app_config, request, source_site):
+def test_comments_closed_with_pings_open_shows_only_the_pingback_list(
+    app_config, request, source_site
+):
     blog = configure(request, app_config, LINKBACK_MODERATION="none")
     blog.add_post("quiet", comments_open=False, pings_open=True)
 
-    ping(blog, source_site.linking_page("/reply", blog.post_url("quiet"), title="An answer"),
-         blog.post_url("quiet"))
+    ping(
+        blog,
+        source_site.linking_page("/reply", blog.post_url("quiet"), title="An answer"),
+        blog.post_url("quiet"),
+    )
 
     html = requests.get(blog.post_url("quiet"), timeout=10).text
     assert "Comments are closed." in html

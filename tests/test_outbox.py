@@ -1,4 +1,7 @@
-"""Publishing a post queues its pings; draining sends each once, over real HTTP, on both databases."""
+"""Publishing a post queues its pings; draining sends each once.
+
+Over real HTTP, on both databases.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,11 @@ from outbound_helpers import drain, links, outbox, publish
 
 def test_post_linking_three_blogs_sends_exactly_two_pingbacks(blog, target_blogs):
     by_header, by_link, silent = target_blogs(), target_blogs(), target_blogs()
-    targets = [by_header.post("/a", "header"), by_link.post("/b", "link", endpoint="/rpc/b"),
-               silent.post("/c", "none")]
+    targets = [
+        by_header.post("/a", "header"),
+        by_link.post("/b", "link", endpoint="/rpc/b"),
+        silent.post("/c", "none"),
+    ]
     blog.add_post("news", body=links(*targets))
 
     queued = publish(blog, "news")
@@ -116,7 +122,9 @@ def test_per_post_override_beats_the_global_setting(blog, target_blogs):
 
 def test_self_link_is_recorded_as_an_approved_pingback_without_http(blog, target_blogs):
     blog.add_post("older", title="Older post")
-    blog.add_post("newer", body=f'<p>As I said in <a href="{blog.post_url("older")}">my older post</a>.</p>')
+    blog.add_post(
+        "newer", body=f'<p>As I said in <a href="{blog.post_url("older")}">my older post</a>.</p>'
+    )
 
     [row] = publish(blog, "newer")
     assert row.local and row.target_url == blog.post_url("older")
@@ -156,7 +164,9 @@ def test_links_to_own_home_page_and_to_the_post_itself_are_skipped_with_their_re
     blog.add_post("news", body=links(blog.url + "/", blog.post_url("news")))
     rows = {row.target_url: row for row in publish(blog, "news")}
     assert {url: (row.status, row.reason) for url, row in rows.items()} == {
-        blog.url + "/": ("skipped", "not-a-post"), blog.post_url("news"): ("skipped", "this-post")}
+        blog.url + "/": ("skipped", "not-a-post"),
+        blog.post_url("news"): ("skipped", "this-post"),
+    }
     assert all(row.last_error.startswith("not sent: ") for row in rows.values())
     assert drain(blog) == {}
     # The links go: so do their rows (nothing was ever sent for them).
@@ -177,5 +187,6 @@ def test_cli_send_prints_progress_and_status_counts(blog, target_blogs):
     assert "queued\t2" in before.output
     assert "2 done: 1 sent, 0 failed, 1 skipped, 0 retry" in sent.output
     assert "Outbox drained: 2 pings handled, 1 sent, 1 skipped." in sent.output
-    assert "sent\t1" in after.output and "skipped\t1" in after.output and "queued\t0" in after.output
-
+    assert (
+        "sent\t1" in after.output and "skipped\t1" in after.output and "queued\t0" in after.output
+    )

@@ -11,8 +11,8 @@ import lxml.html
 import pytest
 from click.testing import Result
 
-from flask_linkback.models import Status
 from flask_linkback.inbound.pingback import SUCCESS_ANSWER
+from flask_linkback.models import Status
 
 
 def proxy(blog: Any) -> xmlrpc.client.ServerProxy:
@@ -77,10 +77,14 @@ def test_pingback_target_with_fragment_and_escaped_ampersand_is_accepted(blog, s
 def test_pingback_from_a_previously_approved_site_is_approved_at_once(blog, source_site):
     blog.add_post("first")
     blog.add_post("second")
-    proxy(blog).pingback.ping(source_site.linking_page("/a", blog.post_url("first")), blog.post_url("first"))
+    proxy(blog).pingback.ping(
+        source_site.linking_page("/a", blog.post_url("first")), blog.post_url("first")
+    )
     approve_all(blog)
 
-    proxy(blog).pingback.ping(source_site.linking_page("/b", blog.post_url("second")), blog.post_url("second"))
+    proxy(blog).pingback.ping(
+        source_site.linking_page("/b", blog.post_url("second")), blog.post_url("second")
+    )
 
     second = blog.linkbacks()[-1]
     assert second.status == Status.APPROVED.value
@@ -89,8 +93,11 @@ def test_pingback_from_a_previously_approved_site_is_approved_at_once(blog, sour
 
 def test_self_ping_between_own_posts_is_approved_without_any_http(blog, source_site):
     blog.add_post("older")
-    blog.add_post("newer", body=f'<p>As I said in <a href="{blog.post_url("older")}">my older post</a>, yes.</p>',
-                  title="Newer thoughts")
+    blog.add_post(
+        "newer",
+        body=f'<p>As I said in <a href="{blog.post_url("older")}">my older post</a>, yes.</p>',
+        title="Newer thoughts",
+    )
 
     proxy(blog).pingback.ping(blog.post_url("newer"), blog.post_url("older"))
 
@@ -98,7 +105,9 @@ def test_self_ping_between_own_posts_is_approved_without_any_http(blog, source_s
     assert row.status == Status.APPROVED.value
     assert row.title == "Newer thoughts"
     assert "my older post" in row.excerpt
-    assert post_page(blog, "older").find_class("linkback-source")[0].get("href") == blog.post_url("newer")
+    assert post_page(blog, "older").find_class("linkback-source")[0].get("href") == blog.post_url(
+        "newer"
+    )
 
 
 # Every fault code, provoked for real ------------------------------------------------
@@ -126,7 +135,9 @@ def _source_refuses_connection(blog, site):
 
 
 def _source_without_link(blog, site):
-    return site.page("/nolink", "<html><title>x</title><p>No link here.</p></html>"), blog.post_url("open")
+    return site.page("/nolink", "<html><title>x</title><p>No link here.</p></html>"), blog.post_url(
+        "open"
+    )
 
 
 def _source_links_only_in_text(blog, site):
@@ -184,7 +195,9 @@ FAULT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("code", "case"), FAULT_CASES, ids=[c.__name__[1:] for _, c in FAULT_CASES])
+@pytest.mark.parametrize(
+    ("code", "case"), FAULT_CASES, ids=[c.__name__[1:] for _, c in FAULT_CASES]
+)
 def test_refused_pingback_gets_its_fault_code_and_stores_nothing(blog, source_site, code, case):
     blog.add_post("open")
     blog.add_post("closed", pings_open=False)
@@ -253,7 +266,9 @@ def test_self_pings_turned_off_are_fault_49(app_config, request):
     blog.add_post("older")
     blog.add_post("newer", body=f'<a href="{blog.post_url("older")}">older</a>')
 
-    fault = fault_of(lambda: proxy(blog).pingback.ping(blog.post_url("newer"), blog.post_url("older")))
+    fault = fault_of(
+        lambda: proxy(blog).pingback.ping(blog.post_url("newer"), blog.post_url("older"))
+    )
 
     assert fault.faultCode == 49
 
@@ -287,21 +302,34 @@ def test_get_pingbacks_lists_approved_sources_only(blog, source_site):
         state.extension.set_status(row, Status.SPAM)
 
     assert proxy(blog).pingback.extensions.getPingbacks(target) == [first]
-    assert fault_of(lambda: proxy(blog).pingback.extensions.getPingbacks(blog.post_url("nope"))).faultCode == 32
+    assert (
+        fault_of(
+            lambda: proxy(blog).pingback.extensions.getPingbacks(blog.post_url("nope"))
+        ).faultCode
+        == 32
+    )
 
 
 def test_list_methods_and_no_multicall(blog):
     methods = proxy(blog).system.listMethods()
 
-    assert set(methods) == {"pingback.ping", "pingback.extensions.getPingbacks", "system.listMethods"}
+    assert set(methods) == {
+        "pingback.ping",
+        "pingback.extensions.getPingbacks",
+        "system.listMethods",
+    }
     fault = fault_of(lambda: proxy(blog).system.multicall([]))
     assert fault.faultCode == -32601
 
 
 @pytest.mark.parametrize(
     ("params", "why"),
-    [((), "no arguments"), (("http://a.example/",), "one argument"), ((1, 2), "integers"),
-     (("a", "b", "c"), "three arguments")],
+    [
+        ((), "no arguments"),
+        (("http://a.example/",), "one argument"),
+        ((1, 2), "integers"),
+        (("a", "b", "c"), "three arguments"),
+    ],
 )
 def test_pingback_with_wrong_arguments_is_a_fault_not_an_error(blog, params, why):
     fault = fault_of(lambda: proxy(blog).pingback.ping(*params))

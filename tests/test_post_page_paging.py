@@ -1,4 +1,7 @@
-"""A post with many linkbacks: a page of them at a time, a fixed number of queries, links to the rest."""
+"""A post with many linkbacks: a page of them at a time.
+
+A fixed number of queries per page, and links to the rest.
+"""
 
 from __future__ import annotations
 
@@ -23,15 +26,29 @@ def store_many(blog: Any, post: Any, n: int, status: str = Status.APPROVED.value
     start = utcnow() - timedelta(days=30)
     with blog.app.app_context():
         model = blog.app.extensions["linkback"].models.IncomingLinkback
-        db.session.execute(sa.insert(model), [
-            {"kind": "pingback" if TYPES[k % 4] == "mention" else "webmention",
-             "source_url": f"https://site{k}.example/{k}", "source_key": f"https://site{k}.example/{k}",
-             "source_host": f"site{k}.example", "target_url": blog.post_url(post.slug),
-             "post_id": str(post.id), "title": f"Entry {k}", "excerpt": "[…] around the link […]",
-             "author_name": f"Author {k}", "mention_type": TYPES[k % 4], "status": status,
-             "reason": "", "content": "<p>A reply.</p>" if TYPES[k % 4] == "reply" else None,
-             "created_at": start + timedelta(minutes=k), "updated_at": start}
-            for k in range(n)])
+        db.session.execute(
+            sa.insert(model),
+            [
+                {
+                    "kind": "pingback" if TYPES[k % 4] == "mention" else "webmention",
+                    "source_url": f"https://site{k}.example/{k}",
+                    "source_key": f"https://site{k}.example/{k}",
+                    "source_host": f"site{k}.example",
+                    "target_url": blog.post_url(post.slug),
+                    "post_id": str(post.id),
+                    "title": f"Entry {k}",
+                    "excerpt": "[…] around the link […]",
+                    "author_name": f"Author {k}",
+                    "mention_type": TYPES[k % 4],
+                    "status": status,
+                    "reason": "",
+                    "content": "<p>A reply.</p>" if TYPES[k % 4] == "reply" else None,
+                    "created_at": start + timedelta(minutes=k),
+                    "updated_at": start,
+                }
+                for k in range(n)
+            ],
+        )
         db.session.commit()
 
 
@@ -54,9 +71,13 @@ def counted_queries(blog: Any) -> Iterator[list[str]]:
 
 def source_numbers(page: lxml.html.HtmlElement) -> list[int]:
     """The k of each source shown (https://sitek.example/k), sorted."""
-    urls = page.xpath("//*[@id='linkbacks']//a[contains(@class, 'linkback-source') or"
-                      " contains(@class, 'linkback-permalink')]/@href")
-    urls += page.xpath("//*[@id='linkbacks']//li[contains(@class, 'linkback-face')]/data[@class='u-url']/@value")
+    urls = page.xpath(
+        "//*[@id='linkbacks']//a[contains(@class, 'linkback-source') or"
+        " contains(@class, 'linkback-permalink')]/@href"
+    )
+    urls += page.xpath(
+        "//*[@id='linkbacks']//li[contains(@class, 'linkback-face')]/data[@class='u-url']/@value"
+    )
     return sorted(int(url.rsplit("/", 1)[1]) for url in urls)
 
 
@@ -71,8 +92,11 @@ def test_post_with_1000_linkbacks_costs_at_most_three_queries_and_shows_50(blog)
     store_many(blog, post, 1000)
     with blog.app.app_context():  # the newest five wait for moderation: not shown, not counted
         model = blog.app.extensions["linkback"].models.IncomingLinkback
-        db.session.execute(sa.update(model).where(model.source_url.in_(
-            [f"https://site{k}.example/{k}" for k in range(995, 1000)])).values(status=Status.PENDING.value))
+        db.session.execute(
+            sa.update(model)
+            .where(model.source_url.in_([f"https://site{k}.example/{k}" for k in range(995, 1000)]))
+            .values(status=Status.PENDING.value)
+        )
         db.session.commit()
     blog.app.extensions["linkback"].settings_cache = None  # the worst case: settings read too
     client = blog.app.test_client()
@@ -86,7 +110,10 @@ def test_post_with_1000_linkbacks_costs_at_most_three_queries_and_shows_50(blog)
     # The oldest 50 approved, split into their sections; every heading counts them all.
     assert source_numbers(page) == list(range(50))
     assert [el.text_content() for el in page.find_class("linkbacks-count")] == ["(249)", "(248)"]
-    assert [el.text_content() for el in page.find_class("linkback-facepile-count")] == ["249", "249"]
+    assert [el.text_content() for el in page.find_class("linkback-facepile-count")] == [
+        "249",
+        "249",
+    ]
     assert page.find_class("linkback-page-number")[0].text_content() == "Page 1 of 20"
     assert page.find_class("linkback-page-prev") == []
     [newer] = page.find_class("linkback-page-next")
@@ -103,7 +130,10 @@ def test_page_two_shows_the_next_fifty_and_links_back(blog):
 
     assert source_numbers(second) == list(range(50, 100))
     assert second.find_class("linkback-page-number")[0].text_content() == "Page 2 of 20"
-    assert second.find_class("linkback-page-prev")[0].get("href") == blog.post_url("busy") + "#linkbacks"
+    assert (
+        second.find_class("linkback-page-prev")[0].get("href")
+        == blog.post_url("busy") + "#linkbacks"
+    )
     assert [el.text_content() for el in second.find_class("linkbacks-count")] == ["(250)", "(250)"]
 
 
@@ -151,7 +181,11 @@ def test_newest_first_pages_start_with_the_newest_and_link_to_older(newest_first
     assert second.find_class("linkback-page-prev")[0].text_content().endswith("Newer linkbacks")
     # Within a page too, the newest comes first.
     listed = [a.get("href") for a in first.find_class("linkback-source")]
-    assert listed == ["https://site23.example/23", "https://site19.example/19", "https://site15.example/15"]
+    assert listed == [
+        "https://site23.example/23",
+        "https://site19.example/19",
+        "https://site15.example/15",
+    ]
 
 
 def test_a_short_post_has_no_page_links(blog):
@@ -162,4 +196,3 @@ def test_a_short_post_has_no_page_links(blog):
 
     assert source_numbers(page) == list(range(50))
     assert page.find_class("linkback-pages") == []
-

@@ -45,11 +45,16 @@ def test_per_ip_limit_covers_trackback_posts_but_not_page_views(app_config, requ
     views = [requests.get(url, timeout=10).status_code for _ in range(3)]
 
     assert [a.status_code for a in answers] == [200, 200, 429]
-    assert b"<error>1</error>" in answers[2].content and b"too many pings from 127.0.0.1" in answers[2].content
+    assert (
+        b"<error>1</error>" in answers[2].content
+        and b"too many pings from 127.0.0.1" in answers[2].content
+    )
     assert views == [200, 200, 200]
 
 
-def test_pings_naming_one_source_host_past_its_limit_get_429_without_a_fetch(app_config, request, source_site):
+def test_pings_naming_one_source_host_past_its_limit_get_429_without_a_fetch(
+    app_config, request, source_site
+):
     blog = configure(request, app_config, LINKBACK_RATELIMIT_PER_SOURCE_HOST="2/minute")
     for n in range(3):
         blog.add_post(f"p{n}")
@@ -68,10 +73,16 @@ def test_trackbacks_naming_one_source_host_past_its_limit_get_429(app_config, re
     blog = configure(request, app_config, LINKBACK_RATELIMIT_PER_SOURCE_HOST="1/minute")
     first, second = blog.add_post("a"), blog.add_post("b")
 
-    ok = requests.post(f"{blog.url}/trackback/{first.id}", timeout=10,
-                       data={"url": source_site.linking_page("/a", blog.post_url("a"))})
-    limited = requests.post(f"{blog.url}/trackback/{second.id}", timeout=10,
-                            data={"url": source_site.linking_page("/b", blog.post_url("b"))})
+    ok = requests.post(
+        f"{blog.url}/trackback/{first.id}",
+        timeout=10,
+        data={"url": source_site.linking_page("/a", blog.post_url("a"))},
+    )
+    limited = requests.post(
+        f"{blog.url}/trackback/{second.id}",
+        timeout=10,
+        data={"url": source_site.linking_page("/b", blog.post_url("b"))},
+    )
 
     assert b"<error>0</error>" in ok.content
     assert limited.status_code == 429 and b"too many pings about 127.0.0.1" in limited.content
@@ -81,7 +92,9 @@ def test_self_pings_do_not_count_against_the_source_host_limit(app_config, reque
     blog = configure(request, app_config, LINKBACK_RATELIMIT_PER_SOURCE_HOST="1/minute")
     for n in range(3):
         blog.add_post(f"old-{n}")
-    links = "".join(f'<p>See <a href="{blog.post_url(f"old-{n}")}">post {n}</a>.</p>' for n in range(3))
+    links = "".join(
+        f'<p>See <a href="{blog.post_url(f"old-{n}")}">post {n}</a>.</p>' for n in range(3)
+    )
     blog.add_post("new", body=links)
 
     for n in range(3):
@@ -91,20 +104,30 @@ def test_self_pings_do_not_count_against_the_source_host_limit(app_config, reque
 
 
 def test_rate_limits_can_be_turned_off(app_config, request, source_site):
-    blog = configure(request, app_config, LINKBACK_RATELIMIT_ENABLED=False,
-                     LINKBACK_RATELIMIT_PER_IP="1/minute", LINKBACK_RATELIMIT_PER_SOURCE_HOST="1/minute")
+    blog = configure(
+        request,
+        app_config,
+        LINKBACK_RATELIMIT_ENABLED=False,
+        LINKBACK_RATELIMIT_PER_IP="1/minute",
+        LINKBACK_RATELIMIT_PER_SOURCE_HOST="1/minute",
+    )
     for n in range(3):
         blog.add_post(f"p{n}")
-        ping(blog, source_site.linking_page(f"/r{n}", blog.post_url(f"p{n}")), blog.post_url(f"p{n}"))
+        ping(
+            blog, source_site.linking_page(f"/r{n}", blog.post_url(f"p{n}")), blog.post_url(f"p{n}")
+        )
 
     assert len(blog.linkbacks()) == 3
 
 
-@pytest.mark.parametrize("key, value", [
-    ("LINKBACK_RATELIMIT_PER_IP", "lots"),
-    ("LINKBACK_RATELIMIT_PER_SOURCE_HOST", ""),
-    ("LINKBACK_RATELIMIT_STORAGE_URI", "memory"),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("LINKBACK_RATELIMIT_PER_IP", "lots"),
+        ("LINKBACK_RATELIMIT_PER_SOURCE_HOST", ""),
+        ("LINKBACK_RATELIMIT_STORAGE_URI", "memory"),
+    ],
+)
 def test_a_wrong_rate_limit_setting_fails_at_start_naming_the_key(key, value):
     with pytest.raises(ValueError, match=key):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", key: value})
@@ -114,8 +137,12 @@ def _xmlrpc_ping(blog: Any, source: str, target: str, sender: str) -> Any:
     """A pingback through the real endpoint, as if sent from ``sender``."""
     client = blog.app.test_client()
     body = xmlrpc.client.dumps((source, target), "pingback.ping", encoding="utf-8")
-    return client.post("/xmlrpc", data=body.encode("utf-8"), content_type="text/xml",
-                       environ_base={"REMOTE_ADDR": sender})
+    return client.post(
+        "/xmlrpc",
+        data=body.encode("utf-8"),
+        content_type="text/xml",
+        environ_base={"REMOTE_ADDR": sender},
+    )
 
 
 def _fault_code(response: Any) -> int | None:
@@ -139,17 +166,22 @@ def test_forged_pings_naming_a_host_do_not_spend_its_genuine_senders_budget(blog
     assert faults == [17] * 30
     assert genuine.status_code == 200 and _fault_code(genuine) is None
     rows = blog.linkbacks()
-    assert [(row.source_url, row.sender_ip) for row in rows] == [(f"{source_site.url}/reply",
-                                                                  "203.0.113.9")]
+    assert [(row.source_url, row.sender_ip) for row in rows] == [
+        (f"{source_site.url}/reply", "203.0.113.9")
+    ]
 
 
-def test_one_sender_past_its_budget_for_a_source_host_still_gets_429(app_config, request, source_site):
+def test_one_sender_past_its_budget_for_a_source_host_still_gets_429(
+    app_config, request, source_site
+):
     blog = configure(request, app_config, LINKBACK_RATELIMIT_PER_SOURCE_HOST="2/minute")
     for n in range(3):
         blog.add_post(f"p{n}")
     pages = [source_site.linking_page(f"/r{n}", blog.post_url(f"p{n}")) for n in range(3)]
 
-    answers = [_xmlrpc_ping(blog, pages[n], blog.post_url(f"p{n}"), "198.51.100.7") for n in range(3)]
+    answers = [
+        _xmlrpc_ping(blog, pages[n], blog.post_url(f"p{n}"), "198.51.100.7") for n in range(3)
+    ]
 
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert source_site.hits("/r2") == 0
@@ -163,8 +195,10 @@ def test_ipv6_senders_are_limited_per_64_network(app_config, request, source_sit
     pages = [source_site.linking_page(f"/r{n}", blog.post_url(f"p{n}")) for n in range(5)]
     one_network = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3", "2001:db8:1:2::4"]
 
-    answers = [_xmlrpc_ping(blog, pages[n], blog.post_url(f"p{n}"), sender)
-               for n, sender in enumerate(one_network)]
+    answers = [
+        _xmlrpc_ping(blog, pages[n], blog.post_url(f"p{n}"), sender)
+        for n, sender in enumerate(one_network)
+    ]
     neighbour = _xmlrpc_ping(blog, pages[4], blog.post_url("p4"), "2001:db8:1:3::1")
 
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
@@ -186,14 +220,17 @@ def test_an_ipv4_mapped_address_shares_its_ipv4_budget(app_config, request, sour
     assert [row.source_url for row in blog.linkbacks()] == [pages[0]]
 
 
-@pytest.mark.parametrize("address, key", [
-    ("192.0.2.10", "192.0.2.10"),
-    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
-    ("2001:DB8:1:2::", "2001:db8:1:2::/64"),
-    ("fe80::1%eth0", "fe80::/64"),
-    ("::ffff:192.0.2.10", "192.0.2.10"),
-    (None, "unknown"),
-    ("not an address", "not an address"),
-])
+@pytest.mark.parametrize(
+    "address, key",
+    [
+        ("192.0.2.10", "192.0.2.10"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::ffff:192.0.2.10", "192.0.2.10"),
+        (None, "unknown"),
+        ("not an address", "not an address"),
+    ],
+)
 def test_sender_key(address, key):
     assert sender_key(address) == key

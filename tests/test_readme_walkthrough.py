@@ -15,8 +15,8 @@ from admin_support import admin_client, page
 from outbound_helpers import drain
 
 from example_blog.views import seed_posts
-from flask_linkback.models import utcnow
 from flask_linkback.inbound.pingback import SUCCESS_ANSWER
+from flask_linkback.models import utcnow
 
 
 def _seed(blog) -> None:
@@ -27,7 +27,7 @@ def _seed(blog) -> None:
 def _save(client, path: str, notify: bool, **fields: str) -> str:
     """Fill the editor at ``path`` as a person would and save; return the post's editor URL."""
     form = page(client, path).xpath("//form[not(@action)]")[0]
-    data = {name: value for name, value in form.form_values()}
+    data = dict(form.form_values())
     data.pop("notify", None)
     data.update(fields)
     if notify:
@@ -69,9 +69,17 @@ def test_the_readme_walkthrough_runs_as_written(blogs, verified):
     verified()
     editor = page(b_admin, reply_editor)
     [row] = editor.xpath("//table[@class='outgoing']//tr[td]")
-    assert [cell.text_content().strip() for cell in row.xpath("td")][:3] == [target, "webmention", "sent"]
+    assert [cell.text_content().strip() for cell in row.xpath("td")][:3] == [
+        target,
+        "webmention",
+        "sent",
+    ]
     [held] = blog_a.linkbacks()
-    assert (held.kind, held.status, held.source_url) == ("webmention", "pending", blog_b.post_url("reply"))
+    assert (held.kind, held.status, held.source_url) == (
+        "webmention",
+        "pending",
+        blog_b.post_url("reply"),
+    )
 
     # 2. Approve it on blog A: it appears under the post.
     _approve_first_pending(a_admin)
@@ -80,8 +88,15 @@ def test_the_readme_walkthrough_runs_as_written(blogs, verified):
     assert blog_b.post_url("reply") in [a.get("href") for a in shown.iter("a")]
 
     # 3. A pingback by hand, from a second post written with notify unticked.
-    _save(b_admin, "/admin/posts/new", notify=False, title="By hand", slug="by-hand",
-          published_at=past, body=body)
+    _save(
+        b_admin,
+        "/admin/posts/new",
+        notify=False,
+        title="By hand",
+        slug="by-hand",
+        published_at=past,
+        body=body,
+    )
     assert drain(blog_b) == {}  # blog B sent nothing itself
     server = xmlrpc.client.ServerProxy(blog_a.url + "/xmlrpc")
     answer = server.pingback.ping(blog_b.post_url("by-hand"), target)
@@ -97,4 +112,5 @@ def test_the_readme_walkthrough_runs_as_written(blogs, verified):
     assert drain(blog_b) == {"sent": 1}
     verified()
     assert [(row.kind, row.source_url) for row in blog_a.linkbacks()] == [
-        ("pingback", blog_b.post_url("by-hand"))]
+        ("pingback", blog_b.post_url("by-hand"))
+    ]

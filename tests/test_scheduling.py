@@ -241,7 +241,8 @@ def test_two_example_blogs_ping_each_other_for_real(blog, other_blog_factory):
         from example_blog.models import Post
 
         reply = Post(slug="reply", title="A reply", published_at=utcnow(),
-                     body=f'<p>I agree with <a href="{blog.post_url("original")}">this post</a>.</p>')
+                     body=f'<p>I agree with <a href="{blog.post_url("original")}">this post</a>'
+                          ".</p>")
         blog_db.session.add(reply)
         blog_db.session.commit()
         linkback.post_published(reply)
@@ -262,8 +263,13 @@ def test_worker_command_sends_due_pings_from_a_separate_process(blog, target_blo
     env = _blog_env(blog.app, LINKBACK_OUTBOX_POLL_SECONDS=1)
     env["FLASK_APP"] = "example_blog"
     with (tmp_path / "worker.log").open("wb") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "flask", "linkback", "worker"], cwd=ROOT,
-                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "linkback", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             assert target.wait_for_calls(1, timeout=30), "the worker sent nothing"
         finally:
@@ -273,8 +279,9 @@ def test_worker_command_sends_due_pings_from_a_separate_process(blog, target_blo
     assert "Linkback worker running" in (tmp_path / "worker.log").read_text()
 
 
-def test_publishing_wakes_the_scheduler_instead_of_waiting_for_the_next_poll(app_config, request,
-                                                                              target_blogs):
+def test_publishing_wakes_the_scheduler_instead_of_waiting_for_the_next_poll(
+    app_config, request, target_blogs
+):
     app_config["LINKBACK_OUTBOX_POLL_SECONDS"] = 59
     blog = request.getfixturevalue("blog")
     target = target_blogs()
@@ -288,8 +295,14 @@ def test_publishing_wakes_the_scheduler_instead_of_waiting_for_the_next_poll(app
 
 
 def _app(tmp_path: Path, **config: Any) -> Any:
-    return create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/s.db",
-                       "LINKBACK_OUTBOX_POLL_SECONDS": 30, **config})
+    return create_app(
+        {
+            "SECRET_KEY": "x",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/s.db",
+            "LINKBACK_OUTBOX_POLL_SECONDS": 30,
+            **config,
+        }
+    )
 
 
 def test_scheduler_starts_with_the_app_unless_configured_off_or_testing(tmp_path):
@@ -306,11 +319,15 @@ def test_scheduler_starts_with_the_app_unless_configured_off_or_testing(tmp_path
         linkback.stop_scheduler(started)
     assert _app(tmp_path, LINKBACK_SCHEDULER=False).extensions["linkback"].outbox.scheduler is None
     assert _app(tmp_path, TESTING=True).extensions["linkback"].outbox.scheduler is None
-    with click.Context(click.Command("send"), info_name="flask"):  # loaded for `flask linkback send`
+    with click.Context(
+        click.Command("send"), info_name="flask"
+    ):  # loaded for `flask linkback send`
         assert _app(tmp_path).extensions["linkback"].outbox.scheduler is None
 
 
 @pytest.mark.parametrize("value", [60, 0, "15"])
 def test_poll_interval_must_be_under_a_minute(tmp_path, value):
-    with pytest.raises(ValueError, match="LINKBACK_OUTBOX_POLL_SECONDS must be a number of seconds"):
+    with pytest.raises(
+        ValueError, match="LINKBACK_OUTBOX_POLL_SECONDS must be a number of seconds"
+    ):
         _app(tmp_path, LINKBACK_OUTBOX_POLL_SECONDS=value, LINKBACK_SCHEDULER=False)

@@ -79,7 +79,9 @@ def test_per_host_slots_and_per_url_locks_are_dropped_when_idle(pages, monkeypat
 
     def many_names(host: str, port: int, *args: Any, **kwargs: Any) -> list:
         # Fifty host names, all served by the one local site.
-        return real_getaddrinfo("127.0.0.1" if host.endswith(".test") else host, port, *args, **kwargs)
+        return real_getaddrinfo(
+            "127.0.0.1" if host.endswith(".test") else host, port, *args, **kwargs
+        )
 
     monkeypatch.setattr(socket, "getaddrinfo", many_names)
     cache = SourceCache(max_bytes=1_000_000)
@@ -94,8 +96,13 @@ def test_per_host_slots_and_per_url_locks_are_dropped_when_idle(pages, monkeypat
 
 
 def test_the_cache_bound_is_a_setting():
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "LINKBACK_SCHEDULER": False,
-                      "LINKBACK_SOURCE_CACHE_BYTES": 4096})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "LINKBACK_SCHEDULER": False,
+            "LINKBACK_SOURCE_CACHE_BYTES": 4096,
+        }
+    )
     assert app.extensions["linkback"].source_cache.max_bytes == 4096
 
     with pytest.raises(ValueError, match="LINKBACK_SOURCE_CACHE_BYTES"):

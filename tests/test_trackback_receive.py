@@ -133,7 +133,8 @@ def test_html_entities_in_a_wordpress_trackback_show_as_characters(blog, source_
 
     [item] = post_page(blog, "target-post").find_class("linkback")
 
-    assert item.find_class("linkback-source")[0].text_content() == "It’s “here”"
+    # Typographic quotes on purpose: the entities decoded.
+    assert item.find_class("linkback-source")[0].text_content() == "It’s “here”"  # noqa: RUF001
     assert item.find_class("linkback-blog")[0].text_content() == "on Tom & Jerry's blog"
     assert item.find_class("linkback-excerpt")[0].text_content() == "A long post, cut by WordPress…"
 

@@ -15,11 +15,13 @@ def test_a_post_on_one_blog_pings_a_post_on_the_other(blog, other_blog_factory):
     other_blog.add_post(
         "answer",
         title="An answer from across town",
-        body=f'<p>I disagree with <a href="{blog.post_url("original")}">the original post</a> on one point.</p>',
+        body=f'<p>I disagree with <a href="{blog.post_url("original")}">the original post</a>'
+        " on one point.</p>",
     )
 
     answer = xmlrpc.client.ServerProxy(blog.url + "/xmlrpc").pingback.ping(
-        other_blog.post_url("answer"), blog.post_url("original"))
+        other_blog.post_url("answer"), blog.post_url("original")
+    )
 
     assert answer == SUCCESS_ANSWER
     [row] = blog.linkbacks()

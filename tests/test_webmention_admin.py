@@ -47,10 +47,14 @@ def test_turning_webmentions_off_in_the_admin_stops_the_endpoint_and_the_adverti
 
     assert "webmention" not in off_page.headers.get("Link", "")
     assert lxml.html.fromstring(off_page.content).xpath("//link[@rel='webmention']") == []
-    assert (refused.status_code, refused.text.strip()) == (400, "this site does not accept webmentions")
+    assert (refused.status_code, refused.text.strip()) == (
+        400,
+        "this site does not accept webmentions",
+    )
     assert 'rel="webmention"' in on_page.headers["Link"]
     assert lxml.html.fromstring(on_page.content).xpath("//link[@rel='webmention']/@href") == [
-        blog.url + "/webmention"]
+        blog.url + "/webmention"
+    ]
     assert accepted.status_code == 202
     assert blog.app.extensions["linkback"].inbound.join(blog.app, timeout=15)
 
@@ -58,8 +62,9 @@ def test_turning_webmentions_off_in_the_admin_stops_the_endpoint_and_the_adverti
 def test_the_moderation_queue_shows_a_webmentions_kind_type_and_author(blog, source_site, verified):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
-    source = source_site.page("/reply", h_entry(target, "u-in-reply-to", "Queue Author", "/q.png",
-                                                author_url="/about"))
+    source = source_site.page(
+        "/reply", h_entry(target, "u-in-reply-to", "Queue Author", "/q.png", author_url="/about")
+    )
     assert send(blog, source, target).status_code == 202
     verified()
     [row] = blog.linkbacks()
@@ -69,4 +74,7 @@ def test_the_moderation_queue_shows_a_webmentions_kind_type_and_author(blog, sou
     [item] = root.xpath(f'//tr[@id="linkback-row-{row.id}"]')
     assert item.find_class("kind")[0].text_content() == "webmention (reply)"
     [author] = item.find_class("author")
-    assert (author.text_content(), author.get("href")) == ("Queue Author", source_site.url + "/about")
+    assert (author.text_content(), author.get("href")) == (
+        "Queue Author",
+        source_site.url + "/about",
+    )

@@ -28,12 +28,20 @@ class TargetSite:
     """A site whose pages advertise endpoints; every POST it gets is recorded."""
 
     url: str = ""
-    pages: dict[str, tuple[int, dict[str, str] | list[tuple[str, str]], str]] = field(default_factory=dict)
+    pages: dict[str, tuple[int, dict[str, str] | list[tuple[str, str]], str]] = field(
+        default_factory=dict
+    )
     posts: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def page(self, path: str, body: str = "", status: int = 200,
-             headers: list[tuple[str, str]] | None = None, content_type: str = "text/html; charset=utf-8") -> str:
+    def page(
+        self,
+        path: str,
+        body: str = "",
+        status: int = 200,
+        headers: list[tuple[str, str]] | None = None,
+        content_type: str = "text/html; charset=utf-8",
+    ) -> str:
         self.pages[path] = (status, [("Content-Type", content_type), *(headers or [])], body)
         return self.url + path
 
@@ -66,7 +74,9 @@ def target_site() -> Iterator[TargetSite]:
     site = TargetSite()
     server = make_server("127.0.0.1", 0, _target_app(site), threaded=True)
     site.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield site
     server.shutdown()
@@ -75,7 +85,9 @@ def target_site() -> Iterator[TargetSite]:
 
 
 def html(head: str = "", body: str = "") -> str:
-    return f"<!doctype html><html><head><title>Target</title>{head}</head><body>{body}</body></html>"
+    return (
+        f"<!doctype html><html><head><title>Target</title>{head}</head><body>{body}</body></html>"
+    )
 
 
 # Each case sets up /<name>/post on the target site and returns the endpoint
@@ -83,8 +95,11 @@ def html(head: str = "", body: str = "") -> str:
 
 
 def header_absolute(site: TargetSite) -> str:
-    site.page("/header-absolute/post", html(), headers=[
-        ("Link", f'<{site.url}/header-absolute/endpoint>; rel="webmention"')])
+    site.page(
+        "/header-absolute/post",
+        html(),
+        headers=[("Link", f'<{site.url}/header-absolute/endpoint>; rel="webmention"')],
+    )
     return "/header-absolute/endpoint"
 
 
@@ -94,7 +109,9 @@ def header_relative(site: TargetSite) -> str:
 
 
 def header_unquoted_rel(site: TargetSite) -> str:
-    site.page("/header-unquoted/post", html(), headers=[("Link", "</header-unquoted/ep>; rel=webmention")])
+    site.page(
+        "/header-unquoted/post", html(), headers=[("Link", "</header-unquoted/ep>; rel=webmention")]
+    )
     return "/header-unquoted/ep"
 
 
@@ -104,60 +121,91 @@ def link_tag_relative(site: TargetSite) -> str:
 
 
 def link_tag_absolute(site: TargetSite) -> str:
-    site.page("/link-absolute/post", html(f'<link rel="webmention" href="{site.url}/link-absolute/ep">'))
+    site.page(
+        "/link-absolute/post", html(f'<link rel="webmention" href="{site.url}/link-absolute/ep">')
+    )
     return "/link-absolute/ep"
 
 
 def a_tag(site: TargetSite) -> str:
-    site.page("/a-tag/post", html(body='<p>Send me <a rel="webmention" href="/a-tag/ep">webmentions</a></p>'))
+    site.page(
+        "/a-tag/post",
+        html(body='<p>Send me <a rel="webmention" href="/a-tag/ep">webmentions</a></p>'),
+    )
     return "/a-tag/ep"
 
 
 def rel_list_in_tag(site: TargetSite) -> str:
-    site.page("/rel-list-tag/post", html('<link rel="nofollow webmention me" href="/rel-list-tag/ep">'))
+    site.page(
+        "/rel-list-tag/post", html('<link rel="nofollow webmention me" href="/rel-list-tag/ep">')
+    )
     return "/rel-list-tag/ep"
 
 
 def rel_list_in_header(site: TargetSite) -> str:
-    site.page("/rel-list-header/post", html(), headers=[
-        ("Link", '</rel-list-header/ep>; rel="webmention somethingelse"')])
+    site.page(
+        "/rel-list-header/post",
+        html(),
+        headers=[("Link", '</rel-list-header/ep>; rel="webmention somethingelse"')],
+    )
     return "/rel-list-header/ep"
 
 
 def rel_case_in_header_and_tag(site: TargetSite) -> str:
-    site.page("/rel-case/post", html('<link rel="WebMention" href="/rel-case/wrong">'), headers=[
-        ("LINK", '</rel-case/ep>; REL="Webmention"')])
+    site.page(
+        "/rel-case/post",
+        html('<link rel="WebMention" href="/rel-case/wrong">'),
+        headers=[("LINK", '</rel-case/ep>; REL="Webmention"')],
+    )
     return "/rel-case/ep"
 
 
 def header_beats_tag(site: TargetSite) -> str:
-    site.page("/header-first/post", html('<link rel="webmention" href="/header-first/tag">'),
-              headers=[("Link", '</header-first/header>; rel="webmention"')])
+    site.page(
+        "/header-first/post",
+        html('<link rel="webmention" href="/header-first/tag">'),
+        headers=[("Link", '</header-first/header>; rel="webmention"')],
+    )
     return "/header-first/header"
 
 
 def a_before_link_in_document_order(site: TargetSite) -> str:
     # The <a> comes first in the document although <link> elements usually lead.
-    site.page("/order/post", "<!doctype html><html><body>"
-              '<p><a rel="webmention" href="/order/a">endpoint</a></p>'
-              '<link rel="webmention" href="/order/link"></body></html>')
+    site.page(
+        "/order/post",
+        "<!doctype html><html><body>"
+        '<p><a rel="webmention" href="/order/a">endpoint</a></p>'
+        '<link rel="webmention" href="/order/link"></body></html>',
+    )
     return "/order/a"
 
 
 def link_in_html_comment_ignored(site: TargetSite) -> str:
-    site.page("/comment/post", html('<!-- <link rel="webmention" href="/comment/wrong"> -->'
-                                    '<link rel="webmention" href="/comment/ep">'))
+    site.page(
+        "/comment/post",
+        html(
+            '<!-- <link rel="webmention" href="/comment/wrong"> -->'
+            '<link rel="webmention" href="/comment/ep">'
+        ),
+    )
     return "/comment/ep"
 
 
 def link_in_script_ignored(site: TargetSite) -> str:
-    site.page("/script/post", html('<script>document.write(\'<link rel="webmention" href="/script/wrong">\')'
-                                   '</script><link rel="webmention" href="/script/ep">'))
+    site.page(
+        "/script/post",
+        html(
+            '<script>document.write(\'<link rel="webmention" href="/script/wrong">\')'
+            '</script><link rel="webmention" href="/script/ep">'
+        ),
+    )
     return "/script/ep"
 
 
 def element_without_href_skipped(site: TargetSite) -> str:
-    site.page("/no-href/post", html('<link rel="webmention"><a rel="webmention" href="/no-href/ep">x</a>'))
+    site.page(
+        "/no-href/post", html('<link rel="webmention"><a rel="webmention" href="/no-href/ep">x</a>')
+    )
     return "/no-href/ep"
 
 
@@ -168,13 +216,17 @@ def redirect_then_relative_endpoint(site: TargetSite) -> str:
 
 
 def redirect_then_relative_header(site: TargetSite) -> str:
-    site.page("/redirect-header/post", status=301, headers=[("Location", "/redirect-header/b/page")])
+    site.page(
+        "/redirect-header/post", status=301, headers=[("Location", "/redirect-header/b/page")]
+    )
     site.page("/redirect-header/b/page", html(), headers=[("Link", '<ep>; rel="webmention"')])
     return "/redirect-header/b/ep"
 
 
 def endpoint_with_query_string(site: TargetSite) -> str:
-    site.page("/query/post", html('<link rel="webmention" href="/query/ep?token=a%20b&amp;version=1">'))
+    site.page(
+        "/query/post", html('<link rel="webmention" href="/query/ep?token=a%20b&amp;version=1">')
+    )
     return "/query/ep?token=a%20b&version=1"
 
 
@@ -184,22 +236,34 @@ def empty_href_is_the_page_itself(site: TargetSite) -> str:
 
 
 def several_link_headers(site: TargetSite) -> str:
-    site.page("/several-headers/post", html(), headers=[
-        ("Link", '</several-headers/style.css>; rel="stylesheet"'),
-        ("Link", '</several-headers/ep>; rel="webmention"'),
-        ("Link", '</several-headers/second>; rel="webmention"')])
+    site.page(
+        "/several-headers/post",
+        html(),
+        headers=[
+            ("Link", '</several-headers/style.css>; rel="stylesheet"'),
+            ("Link", '</several-headers/ep>; rel="webmention"'),
+            ("Link", '</several-headers/second>; rel="webmention"'),
+        ],
+    )
     return "/several-headers/ep"
 
 
 def several_links_in_one_header(site: TargetSite) -> str:
-    site.page("/one-header/post", html(), headers=[
-        ("Link", '</one-header/pb>; rel="pingback", </one-header/ep>; rel="webmention"')])
+    site.page(
+        "/one-header/post",
+        html(),
+        headers=[("Link", '</one-header/pb>; rel="pingback", </one-header/ep>; rel="webmention"')],
+    )
     return "/one-header/ep"
 
 
 def non_html_with_header_only(site: TargetSite) -> str:
-    site.page("/json/post", '{"see": "<link rel=\\"webmention\\" href=\\"/json/wrong\\">"}',
-              content_type="application/json", headers=[("Link", '</json/ep>; rel="webmention"')])
+    site.page(
+        "/json/post",
+        '{"see": "<link rel=\\"webmention\\" href=\\"/json/wrong\\">"}',
+        content_type="application/json",
+        headers=[("Link", '</json/ep>; rel="webmention"')],
+    )
     return "/json/ep"
 
 
@@ -209,7 +273,9 @@ def non_html_tags_are_not_read(site: TargetSite) -> str | None:
 
 
 def no_endpoint(site: TargetSite) -> str | None:
-    site.page("/none/post", html('<link rel="pingback" href="/xmlrpc">', '<a href="/elsewhere">x</a>'))
+    site.page(
+        "/none/post", html('<link rel="pingback" href="/xmlrpc">', '<a href="/elsewhere">x</a>')
+    )
     return None
 
 
@@ -219,13 +285,30 @@ def target_missing(site: TargetSite) -> str | None:
 
 
 CASES = [
-    header_absolute, header_relative, header_unquoted_rel, link_tag_relative, link_tag_absolute,
-    a_tag, rel_list_in_tag, rel_list_in_header, rel_case_in_header_and_tag, header_beats_tag,
-    a_before_link_in_document_order, link_in_html_comment_ignored, link_in_script_ignored,
-    element_without_href_skipped, redirect_then_relative_endpoint, redirect_then_relative_header,
-    endpoint_with_query_string, empty_href_is_the_page_itself, several_link_headers,
-    several_links_in_one_header, non_html_with_header_only, non_html_tags_are_not_read,
-    no_endpoint, target_missing,
+    header_absolute,
+    header_relative,
+    header_unquoted_rel,
+    link_tag_relative,
+    link_tag_absolute,
+    a_tag,
+    rel_list_in_tag,
+    rel_list_in_header,
+    rel_case_in_header_and_tag,
+    header_beats_tag,
+    a_before_link_in_document_order,
+    link_in_html_comment_ignored,
+    link_in_script_ignored,
+    element_without_href_skipped,
+    redirect_then_relative_endpoint,
+    redirect_then_relative_header,
+    endpoint_with_query_string,
+    empty_href_is_the_page_itself,
+    several_link_headers,
+    several_links_in_one_header,
+    non_html_with_header_only,
+    non_html_tags_are_not_read,
+    no_endpoint,
+    target_missing,
 ]
 
 
@@ -257,7 +340,9 @@ def test_discovery_refuses_a_loopback_target_unless_private_addresses_are_allowe
     header_absolute(target_site)
 
     with pytest.raises(AddressRefused):
-        discover_webmention_endpoint(target_site.url + "/header-absolute/post", FetchLimits(timeout=3.0))
+        discover_webmention_endpoint(
+            target_site.url + "/header-absolute/post", FetchLimits(timeout=3.0)
+        )
     assert target_site.posts == []
 
 
@@ -266,4 +351,6 @@ def test_send_reports_a_refusal_status_with_its_body_and_no_location(target_site
 
     assert (answer.ok, answer.status, answer.location) == (False, 400, None)
     assert answer.body == b"source does not link to target"
-    assert target_site.posts_to("/refuse/ep") == [{"source": SOURCE, "target": target_site.url + "/x"}]
+    assert target_site.posts_to("/refuse/ep") == [
+        {"source": SOURCE, "target": target_site.url + "/x"}
+    ]

@@ -25,8 +25,12 @@ class Webmentions:
         self.runner = blog.app.extensions["linkback"].inbound
 
     def send(self, source: str, target: str, **extra: str) -> requests.Response:
-        return requests.post(self.blog.url + "/webmention", data={"source": source, "target": target, **extra},
-                             allow_redirects=False, timeout=10)
+        return requests.post(
+            self.blog.url + "/webmention",
+            data={"source": source, "target": target, **extra},
+            allow_redirects=False,
+            timeout=10,
+        )
 
     def wait(self) -> None:
         assert self.runner.join(self.blog.app, timeout=15), "webmention verification did not finish"
@@ -71,18 +75,28 @@ def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> di
     return app_config
 
 
-def h_entry(target: str, prop: str | None, name: str, photo: str, *, title: str = "A post",
-            text: str = "Nice post!", author_url: str = "/") -> str:
+def h_entry(
+    target: str,
+    prop: str | None,
+    name: str,
+    photo: str,
+    *,
+    title: str = "A post",
+    text: str = "Nice post!",
+    author_url: str = "/",
+) -> str:
     """A source page: an h-entry by an h-card, responding to ``target`` through ``prop``."""
     response = f'<a class="{prop}" href="{target}">the post</a>' if prop else ""
     content = text if prop else f'{text} I wrote about <a href="{target}">this post</a>.'
-    return (f"<!doctype html><html><head><title>{title}</title></head><body>"
-            f'<article class="h-entry"><h1 class="p-name">{title}</h1>'
-            f'<div class="p-author h-card"><img class="u-photo" src="{photo}" alt="">'
-            f'<a class="p-name u-url" href="{author_url}">{name}</a></div>'
-            f'{response}<div class="e-content">{content}</div>'
-            f'<time class="dt-published" datetime="2026-11-20T10:00:00Z">20 Nov</time>'
-            f"</article></body></html>")
+    return (
+        f"<!doctype html><html><head><title>{title}</title></head><body>"
+        f'<article class="h-entry"><h1 class="p-name">{title}</h1>'
+        f'<div class="p-author h-card"><img class="u-photo" src="{photo}" alt="">'
+        f'<a class="p-name u-url" href="{author_url}">{name}</a></div>'
+        f'{response}<div class="e-content">{content}</div>'
+        f'<time class="dt-published" datetime="2026-11-20T10:00:00Z">20 Nov</time>'
+        f"</article></body></html>"
+    )
 
 
 KINDS = [
@@ -94,12 +108,17 @@ KINDS = [
 
 
 def test_reply_like_repost_and_mention_are_stored_typed_with_their_author_and_rendered(
-        no_moderation, blog, source_site, wm):
+    no_moderation, blog, source_site, wm
+):
     blog.add_post("target-post", title="The target")
     target = blog.post_url("target-post")
     for kind, prop, name in KINDS:
-        source_site.page(f"/{kind}", h_entry(target, prop, name, f"/{kind}.png",
-                                             title=f"My {kind}", author_url=f"/people/{kind}"))
+        source_site.page(
+            f"/{kind}",
+            h_entry(
+                target, prop, name, f"/{kind}.png", title=f"My {kind}", author_url=f"/people/{kind}"
+            ),
+        )
 
     for kind, _, _ in KINDS:
         assert wm.send(f"{source_site.url}/{kind}", target).status_code == 202
@@ -111,13 +130,18 @@ def test_reply_like_repost_and_mention_are_stored_typed_with_their_author_and_re
         row = rows[kind]
         assert (row.kind, row.status, row.mention_type) == ("webmention", "approved", kind)
         assert (row.author_name, row.author_url, row.author_photo) == (
-            name, f"{source_site.url}/people/{kind}", f"{source_site.url}/{kind}.png")
+            name,
+            f"{source_site.url}/people/{kind}",
+            f"{source_site.url}/{kind}.png",
+        )
         assert row.published_at.isoformat() == "2026-11-20T10:00:00"
 
     _, page = wm.post_page("target-post")
     [reply] = page.find_class("linkback-reply")
     assert reply.find_class("linkback-author-name")[0].text_content() == "Rita Reply"
-    assert reply.find_class("linkback-author-link")[0].get("href") == f"{source_site.url}/people/reply"
+    assert (
+        reply.find_class("linkback-author-link")[0].get("href") == f"{source_site.url}/people/reply"
+    )
     assert reply.find_class("u-photo")[0].get("src") == f"{source_site.url}/reply.png"
     assert "Nice post!" in reply.find_class("linkback-content")[0].text_content()
     for kind in ("like", "repost"):
@@ -133,7 +157,8 @@ def test_reply_like_repost_and_mention_are_stored_typed_with_their_author_and_re
 
 
 def test_valid_webmention_gets_202_and_a_status_url_that_moves_from_queued_to_accepted(
-        no_moderation, blog, source_site, wm):
+    no_moderation, blog, source_site, wm
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     release = threading.Event()
@@ -155,14 +180,25 @@ def test_valid_webmention_gets_202_and_a_status_url_that_moves_from_queued_to_ac
     release.set()
     wm.wait()
     assert wm.status(location) | {"received": None, "updated": None} == {
-        "status": "accepted", "summary": "accepted: verified and shown on the post", "reason": None,
-        "source": source, "target": target, "received": None, "updated": None}
+        "status": "accepted",
+        "summary": "accepted: verified and shown on the post",
+        "reason": None,
+        "source": source,
+        "target": target,
+        "received": None,
+        "updated": None,
+    }
     html = requests.get(location, headers={"Accept": "text/html"}, timeout=10)
     assert html.headers["Content-Type"].startswith("text/html")
-    assert "accepted" in lxml.html.fromstring(html.content).find_class("webmention-status")[0].text_content()
+    assert (
+        "accepted"
+        in lxml.html.fromstring(html.content).find_class("webmention-status")[0].text_content()
+    )
 
 
-def test_status_says_pending_moderation_for_a_first_webmention_from_a_new_site(blog, source_site, wm):
+def test_status_says_pending_moderation_for_a_first_webmention_from_a_new_site(
+    blog, source_site, wm
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     location = wm.send(source_site.linking_page("/p", target), target).headers["Location"]
@@ -202,10 +238,22 @@ def _invalid_cases(blog: Any, site: Any) -> list[tuple[str, dict[str, str], str]
         ("empty source", {"source": "  ", "target": target}, "source is missing"),
         ("equal urls", {"source": target, "target": target}, "same URL"),
         ("equal but for fragment", {"source": target, "target": target + "#x"}, "same URL"),
-        ("ftp source", {"source": "ftp://127.0.0.1/file", "target": target}, "source must be an http"),
-        ("ftp target", {"source": source, "target": "ftp://127.0.0.1/posts/open"}, "target must be an http"),
+        (
+            "ftp source",
+            {"source": "ftp://127.0.0.1/file", "target": target},
+            "source must be an http",
+        ),
+        (
+            "ftp target",
+            {"source": source, "target": "ftp://127.0.0.1/posts/open"},
+            "target must be an http",
+        ),
         ("relative target", {"source": source, "target": "/posts/open"}, "target must be an http"),
-        ("foreign target", {"source": source, "target": "http://example.org/posts/open"}, "not on this site"),
+        (
+            "foreign target",
+            {"source": source, "target": "http://example.org/posts/open"},
+            "not on this site",
+        ),
         ("no such post", {"source": source, "target": blog.post_url("nope")}, "does not exist"),
         ("home page", {"source": source, "target": blog.url + "/"}, "does not exist"),
         ("closed post", {"source": source, "target": blog.post_url("closed")}, "closed"),
@@ -213,14 +261,28 @@ def _invalid_cases(blog: Any, site: Any) -> list[tuple[str, dict[str, str], str]
     ]
 
 
-INVALID_NAMES = ["missing source", "missing target", "missing both", "empty source", "equal urls",
-                 "equal but for fragment", "ftp source", "ftp target", "relative target", "foreign target",
-                 "no such post", "home page", "closed post", "draft post"]
+INVALID_NAMES = [
+    "missing source",
+    "missing target",
+    "missing both",
+    "empty source",
+    "equal urls",
+    "equal but for fragment",
+    "ftp source",
+    "ftp target",
+    "relative target",
+    "foreign target",
+    "no such post",
+    "home page",
+    "closed post",
+    "draft post",
+]
 
 
 @pytest.mark.parametrize("name", INVALID_NAMES)
 def test_invalid_webmention_is_400_with_a_plain_reason_and_nothing_is_fetched_or_stored(
-        blog, source_site, wm, name):
+    blog, source_site, wm, name
+):
     blog.add_post("open")
     blog.add_post("closed", pings_open=False)
     blog.add_post("draft", published_at=None)
@@ -238,8 +300,11 @@ def test_invalid_webmention_is_400_with_a_plain_reason_and_nothing_is_fetched_or
 
 def test_webmention_that_is_not_form_encoded_is_400(blog, wm):
     blog.add_post("open")
-    response = requests.post(blog.url + "/webmention", json={"source": "http://a.example/",
-                                                            "target": blog.post_url("open")}, timeout=10)
+    response = requests.post(
+        blog.url + "/webmention",
+        json={"source": "http://a.example/", "target": blog.post_url("open")},
+        timeout=10,
+    )
 
     assert response.status_code == 400
     assert "form-encoded" in response.text
@@ -273,17 +338,24 @@ def test_a_full_queue_answers_503_with_retry_after(app_config, blog, source_site
 
 
 def test_resent_webmention_with_a_changed_source_updates_title_author_and_content(
-        no_moderation, fresh_fetches, blog, source_site, wm):
+    no_moderation, fresh_fetches, blog, source_site, wm
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
-    source = source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png",
-                                                title="First title", text="First words"))
+    source = source_site.page(
+        "/reply",
+        h_entry(target, "u-in-reply-to", "Ann", "/a.png", title="First title", text="First words"),
+    )
     wm.send(source, target)
     wm.wait()
     [before] = blog.linkbacks()
 
-    source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann B.", "/b.png",
-                                       title="Second title", text="Second words"))
+    source_site.page(
+        "/reply",
+        h_entry(
+            target, "u-in-reply-to", "Ann B.", "/b.png", title="Second title", text="Second words"
+        ),
+    )
     location = wm.send(source, target).headers["Location"]
     wm.wait()
 
@@ -299,13 +371,15 @@ def test_resent_webmention_with_a_changed_source_updates_title_author_and_conten
 
 
 def test_a_webmention_resent_soon_after_is_verified_against_a_fresh_fetch_of_the_source(
-        no_moderation, blog, source_site, wm):
+    no_moderation, blog, source_site, wm
+):
     """The fetch-once window shares a fetch between pings, never with a later re-send:
     a webmention says the source changed, so the page fetched last time won't do."""
     blog.add_post("target-post")
     target = blog.post_url("target-post")
-    source = source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png",
-                                                title="First title"))
+    source = source_site.page(
+        "/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png", title="First title")
+    )
     wm.send(source, target)
     wm.wait()
 
@@ -318,12 +392,26 @@ def test_a_webmention_resent_soon_after_is_verified_against_a_fresh_fetch_of_the
     assert blog.linkbacks() == []
 
 
-@pytest.mark.parametrize(("why", "page"), [
-    ("gone", lambda site, target: site.page("/reply", "<html><title>Gone</title></html>", status=410)),
-    ("link removed", lambda site, target: site.page("/reply", "<html><title>Edited</title><p>No link.</p></html>")),
-])
+@pytest.mark.parametrize(
+    ("why", "page"),
+    [
+        (
+            "gone",
+            lambda site, target: site.page(
+                "/reply", "<html><title>Gone</title></html>", status=410
+            ),
+        ),
+        (
+            "link removed",
+            lambda site, target: site.page(
+                "/reply", "<html><title>Edited</title><p>No link.</p></html>"
+            ),
+        ),
+    ],
+)
 def test_resent_webmention_from_a_source_that_is_gone_or_dropped_the_link_removes_it(
-        no_moderation, fresh_fetches, blog, source_site, wm, why, page):
+    no_moderation, fresh_fetches, blog, source_site, wm, why, page
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     source = source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png"))
@@ -344,7 +432,8 @@ def test_resent_webmention_from_a_source_that_is_gone_or_dropped_the_link_remove
 
 
 def test_resent_webmention_whose_source_answers_404_keeps_the_mention(
-        no_moderation, fresh_fetches, blog, source_site, wm):
+    no_moderation, fresh_fetches, blog, source_site, wm
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     source = source_site.linking_page("/reply", target)
@@ -360,13 +449,18 @@ def test_resent_webmention_whose_source_answers_404_keeps_the_mention(
 
 
 def test_pingback_then_webmention_for_the_same_pair_is_one_row_of_kind_webmention(
-        no_moderation, fresh_fetches, blog, source_site, wm):
+    no_moderation, fresh_fetches, blog, source_site, wm
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     source = source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png"))
     xmlrpc.client.ServerProxy(blog.url + "/xmlrpc").pingback.ping(source, target)
     [pingback] = blog.linkbacks()
-    assert (pingback.kind, pingback.mention_type, pingback.author_name) == ("pingback", "reply", "Ann")
+    assert (pingback.kind, pingback.mention_type, pingback.author_name) == (
+        "pingback",
+        "reply",
+        "Ann",
+    )
 
     wm.send(source, target)
     wm.wait()
@@ -378,7 +472,8 @@ def test_pingback_then_webmention_for_the_same_pair_is_one_row_of_kind_webmentio
 
 
 def test_webmention_then_pingback_for_the_same_pair_is_fault_48_and_one_row(
-        no_moderation, blog, source_site, wm):
+    no_moderation, blog, source_site, wm
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     source = source_site.linking_page("/reply", target)
@@ -392,16 +487,25 @@ def test_webmention_then_pingback_for_the_same_pair_is_fault_48_and_one_row(
     assert [row.kind for row in blog.linkbacks()] == ["webmention"]
 
 
-def test_source_without_microformats_falls_back_to_title_and_excerpt(no_moderation, blog, source_site, wm):
+def test_source_without_microformats_falls_back_to_title_and_excerpt(
+    no_moderation, blog, source_site, wm
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
-    source = source_site.linking_page("/plain", target, title="Plain page", text="Someone wrote about")
+    source = source_site.linking_page(
+        "/plain", target, title="Plain page", text="Someone wrote about"
+    )
 
     wm.send(source, target)
     wm.wait()
 
     [row] = blog.linkbacks()
-    assert (row.title, row.mention_type, row.author_name, row.content) == ("Plain page", "mention", None, None)
+    assert (row.title, row.mention_type, row.author_name, row.content) == (
+        "Plain page",
+        "mention",
+        None,
+        None,
+    )
     assert row.excerpt == "[…] Someone wrote about this post today. […]"
 
 
@@ -417,7 +521,8 @@ def test_post_page_advertises_the_endpoint_in_a_link_header_and_a_link_tag(blog,
 
 
 def test_with_webmentions_turned_off_nothing_is_advertised_and_the_endpoint_refuses(
-        app_config, blog, source_site, wm):
+    app_config, blog, source_site, wm
+):
     blog.app.config["LINKBACK_ACCEPT_WEBMENTIONS"] = False
     blog.add_post("target-post")
     target = blog.post_url("target-post")
@@ -428,7 +533,10 @@ def test_with_webmentions_turned_off_nothing_is_advertised_and_the_endpoint_refu
     assert "webmention" not in response.headers.get("Link", "")
     assert page.xpath('//link[@rel="webmention"]') == []
     assert page.xpath('//link[@rel="pingback"]/@href') == [blog.url + "/xmlrpc"]
-    assert (refused.status_code, refused.text.strip()) == (400, "this site does not accept webmentions")
+    assert (refused.status_code, refused.text.strip()) == (
+        400,
+        "this site does not accept webmentions",
+    )
 
 
 def test_closed_post_advertises_no_webmention_endpoint(blog, wm):
@@ -441,7 +549,8 @@ def test_closed_post_advertises_no_webmention_endpoint(blog, wm):
 
 
 def test_a_mention_resent_while_it_waits_is_verified_once_and_every_status_url_answers(
-        no_moderation, fresh_fetches, app_config, blog, source_site, wm):
+    no_moderation, fresh_fetches, app_config, blog, source_site, wm
+):
     blog.app.config["LINKBACK_INBOUND_WORKERS"] = 1
     blog.add_post("target-post")
     target = blog.post_url("target-post")
@@ -463,7 +572,9 @@ def test_a_mention_resent_while_it_waits_is_verified_once_and_every_status_url_a
     assert sorted(row.mention_type for row in blog.linkbacks()) == ["like", "repost"]
 
 
-def test_resending_an_unchanged_source_changes_nothing(no_moderation, fresh_fetches, blog, source_site, wm):
+def test_resending_an_unchanged_source_changes_nothing(
+    no_moderation, fresh_fetches, blog, source_site, wm
+):
     from flask_linkback.signals import linkback_updated
 
     blog.add_post("target-post")
@@ -481,7 +592,9 @@ def test_resending_an_unchanged_source_changes_nothing(no_moderation, fresh_fetc
         wm.wait()
         assert updates == []
         assert wm.status(location)["status"] == "accepted"
-        source_site.page("/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png", title="Edited"))
+        source_site.page(
+            "/reply", h_entry(target, "u-in-reply-to", "Ann", "/a.png", title="Edited")
+        )
         wm.send(source, target)
         wm.wait()
 
@@ -502,7 +615,8 @@ def test_a_forged_or_altered_status_token_is_404(blog, source_site, wm):
 
 
 def test_a_reply_written_on_another_example_blog_shows_here_as_a_reply_with_its_author(
-        blog, wm, other_blog_factory):
+    blog, wm, other_blog_factory
+):
     from example_blog.extensions import db
     from example_blog.models import Post
     from flask_linkback.fetch import FetchLimits
@@ -513,9 +627,15 @@ def test_a_reply_written_on_another_example_blog_shows_here_as_a_reply_with_its_
     question = blog.post_url("question")
     other = other_blog_factory(BLOG_AUTHOR="Bea Blogger")
     with other.app.app_context():
-        db.session.add(Post(slug="answer", title="My answer", published_at=utcnow(),
-                            body=f'<p>In reply to <a class="u-in-reply-to" href="{question}">the question'
-                                 f"</a>: yes, and here is why.</p>"))
+        db.session.add(
+            Post(
+                slug="answer",
+                title="My answer",
+                published_at=utcnow(),
+                body=f'<p>In reply to <a class="u-in-reply-to" href="{question}">the question'
+                f"</a>: yes, and here is why.</p>",
+            )
+        )
         db.session.commit()
     answer = f"{other.url}/posts/answer"
     # What the other blog's outbox does when the answer is published:
@@ -528,7 +648,11 @@ def test_a_reply_written_on_another_example_blog_shows_here_as_a_reply_with_its_
     assert sent.status == 202 and sent.location.startswith(blog.url + "/webmention/status/")
     [row] = blog.linkbacks()
     assert (row.kind, row.mention_type, row.author_name, row.author_url) == (
-        "webmention", "reply", "Bea Blogger", other.url + "/")
+        "webmention",
+        "reply",
+        "Bea Blogger",
+        other.url + "/",
+    )
     assert row.title == "My answer"
     result = blog.app.test_cli_runner().invoke(args=["linkback", "approve", str(row.id)])
     assert result.exit_code == 0, result.output
@@ -539,17 +663,21 @@ def test_a_reply_written_on_another_example_blog_shows_here_as_a_reply_with_its_
     assert "yes, and here is why" in reply.find_class("linkback-content")[0].text_content()
 
 
-@pytest.mark.parametrize(("content_type", "body", "verdict"), [
-    ("application/json", '{"type": "entry", "in-reply-to": ["TARGET"]}', "accepted"),
-    ("application/activity+json", '{"object": {"inReplyTo": "TARGET#comments"}}', "accepted"),
-    ("application/json", '{"TARGET": "the URL only as a key"}', "rejected"),
-    ("application/json", '{"broken": ', "rejected"),
-    ("text/plain", "Plain words about TARGET and more.", "accepted"),
-    ("text/plain", "Plain words about nothing.", "rejected"),
-    ("image/png", "TARGET", "rejected"),
-])
+@pytest.mark.parametrize(
+    ("content_type", "body", "verdict"),
+    [
+        ("application/json", '{"type": "entry", "in-reply-to": ["TARGET"]}', "accepted"),
+        ("application/activity+json", '{"object": {"inReplyTo": "TARGET#comments"}}', "accepted"),
+        ("application/json", '{"TARGET": "the URL only as a key"}', "rejected"),
+        ("application/json", '{"broken": ', "rejected"),
+        ("text/plain", "Plain words about TARGET and more.", "accepted"),
+        ("text/plain", "Plain words about nothing.", "rejected"),
+        ("image/png", "TARGET", "rejected"),
+    ],
+)
 def test_webmention_sources_in_json_and_plain_text_verify_by_content_type(
-        no_moderation, blog, source_site, wm, content_type, body, verdict):
+    no_moderation, blog, source_site, wm, content_type, body, verdict
+):
     blog.add_post("target-post")
     target = blog.post_url("target-post")
     source = source_site.page("/doc", body.replace("TARGET", target), content_type=content_type)
@@ -579,7 +707,8 @@ def test_the_moderation_queue_shows_the_kind_type_and_microformats_author(blog, 
 
 
 def test_prune_command_deletes_old_status_records_and_their_urls_answer_404(
-        blog, source_site, wm, monkeypatch):
+    blog, source_site, wm, monkeypatch
+):
     from datetime import timedelta
 
     from itsdangerous import TimestampSigner
@@ -598,11 +727,15 @@ def test_prune_command_deletes_old_status_records_and_their_urls_answer_404(
     wm.wait()
     with blog.app.app_context():
         model = blog.app.extensions["linkback"].models.WebmentionRequest
-        model.query.filter_by(token=old.rsplit("/", 1)[1]).one().created_at = utcnow() - timedelta(days=31)
+        model.query.filter_by(token=old.rsplit("/", 1)[1]).one().created_at = utcnow() - timedelta(
+            days=31
+        )
         blog.app.extensions["linkback"].db.session.commit()
     assert requests.get(old, timeout=10).status_code == 200
 
-    result = blog.app.test_cli_runner().invoke(args=["linkback", "prune-webmention-status", "--days", "30"])
+    result = blog.app.test_cli_runner().invoke(
+        args=["linkback", "prune-webmention-status", "--days", "30"]
+    )
 
     assert result.exit_code == 0, result.output
     assert "deleted 1 webmention status record older than 30 days" in result.output

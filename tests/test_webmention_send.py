@@ -195,13 +195,15 @@ def test_a_link_removed_before_its_webmention_left_is_never_sent(blog, target_bl
 
 def test_deleting_a_post_resends_its_webmentions_and_drops_what_never_left(blog, target_blogs):
     site = target_blogs()
-    sent_wm, sent_pb = site.post("/wm", "none", webmention="/webmention"), site.post("/pb", "header")
+    sent_wm = site.post("/wm", "none", webmention="/webmention")
+    sent_pb = site.post("/pb", "header")
     blog.add_post("news", body=links(sent_wm, sent_pb))
     publish(blog, "news")
     drain(blog)
     later = site.post("/later", "none", webmention="/webmention")
-    publish(blog, "news", body=links(sent_wm, sent_pb, later),
-            published_at=utcnow() + timedelta(days=1))  # a new link, not due yet
+    publish(
+        blog, "news", body=links(sent_wm, sent_pb, later), published_at=utcnow() + timedelta(days=1)
+    )  # a new link, not due yet
 
     rows = {row.target_url: row for row in delete_post(blog, "news")}
     drain(blog)
@@ -237,16 +239,21 @@ def test_the_editor_delete_button_makes_the_post_410_and_queues_the_resend(blog,
     assert after.xpath('//form[contains(@class, "delete-post")]') == []
     assert "Deleted" in after.text_content()
     assert [cell.text_content() for cell in after.xpath('//table[@class="outgoing"]//td[2]')] == [
-        "webmention"]
+        "webmention"
+    ]
 
 
 def test_every_discovery_case_through_the_outbox_gets_exactly_one_correct_webmention(
-        blog, target_site):  # noqa: F811 (the fixture imported above)
+    blog, target_site  # noqa: F811 - the fixture imported above
+):
     expected = {}
     for case in CASES:
         endpoint = case(target_site)
-        start = next(path for path in target_site.pages
-                     if path.endswith("/post") and target_site.url + path not in expected)
+        start = next(
+            path
+            for path in target_site.pages
+            if path.endswith("/post") and target_site.url + path not in expected
+        )
         expected[target_site.url + start] = endpoint
     blog.add_post("news", body=links(*expected))
 
@@ -255,10 +262,14 @@ def test_every_discovery_case_through_the_outbox_gets_exactly_one_correct_webmen
 
     source = blog.post_url("news")
     webmentions = sorted((where, form["target"]) for where, form in target_site.posts if form)
-    assert all(form == {"source": source, "target": form["target"]}
-               for _, form in target_site.posts if form)
-    assert webmentions == sorted((endpoint, target) for target, endpoint in expected.items()
-                                 if endpoint is not None)
+    assert all(
+        form == {"source": source, "target": form["target"]}
+        for _, form in target_site.posts
+        if form
+    )
+    assert webmentions == sorted(
+        (endpoint, target) for target, endpoint in expected.items() if endpoint is not None
+    )
     assert len(webmentions) >= 15
     rows = outbox(blog, "news")
     assert {rows[t].protocol for t, e in expected.items() if e is not None} == {"webmention"}

@@ -69,14 +69,22 @@ def test_reply_edit_and_delete_on_one_blog_show_and_vanish_on_the_other(blog, se
     question = blog.post_url("question")
 
     # B replies: its outbox discovers A's endpoint and sends a webmention (not a pingback).
-    sender.write("answer", "My answer", f'<p>In reply to <a class="u-in-reply-to" href="{question}">'
-                                        "the question</a>: yes, and here is why.</p>")
+    sender.write(
+        "answer",
+        "My answer",
+        f'<p>In reply to <a class="u-in-reply-to" href="{question}">'
+        "the question</a>: yes, and here is why.</p>",
+    )
     assert sender.send() == {"sent": 1}
     verified()
     assert sender.outbox("answer") == [("webmention", "sent", blog.url + "/webmention")]
     [row] = blog.linkbacks()
     assert (row.kind, row.mention_type, row.author_name, row.status) == (
-        "webmention", "reply", "Bea Blogger", "pending")
+        "webmention",
+        "reply",
+        "Bea Blogger",
+        "pending",
+    )
     result = blog.app.test_cli_runner().invoke(args=["linkback", "approve", str(row.id)])
     assert result.exit_code == 0, result.output
     [reply] = shown(blog, "question").find_class("linkback-reply")

@@ -70,7 +70,8 @@ class WordList(TextAreaField):
     """One word or phrase per line, matched case-insensitively."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        self.data = [" ".join(line.lower().split()) for line in _lines(valuelist[0] if valuelist else "")]
+        text = valuelist[0] if valuelist else ""
+        self.data = [" ".join(line.lower().split()) for line in _lines(text)]
 
     def pre_validate(self, form: Any) -> None:
         for word in self.data or []:
@@ -93,7 +94,8 @@ class SettingsForm(FlaskForm):
     notify_linked_blogs = BooleanField("Tell the sites a post links to when it is published")
     hold_all = BooleanField("Hold every linkback for moderation")
     approve_own = BooleanField("Approve linkbacks from this site's own posts at once")
-    approve_known_sources = BooleanField("Approve linkbacks from sites that had one approved before")
+    approve_known_sources = BooleanField(
+        "Approve linkbacks from sites that had one approved before")
     trackback_require_link = BooleanField("A TrackBack's source must link to the post")
     max_links = IntegerField("Hold a linkback whose source page has more than this many links "
                              "(0: no limit)",
@@ -111,13 +113,16 @@ class SettingsForm(FlaskForm):
                           "waits for approval (it is not marked spam); one per line")
     close_pingbacks_after_days = IntegerField(
         "Close pingbacks on posts older than (days; 0: never)",
-        validators=[InputRequired(message="a whole number is required"), NumberRange(min=0, max=100_000)])
+        validators=[InputRequired(message="a whole number is required"),
+                    NumberRange(min=0, max=100_000)])
     close_trackbacks_after_days = IntegerField(
         "Close TrackBacks on posts older than (days; 0: never)",
-        validators=[InputRequired(message="a whole number is required"), NumberRange(min=0, max=100_000)])
+        validators=[InputRequired(message="a whole number is required"),
+                    NumberRange(min=0, max=100_000)])
     close_webmentions_after_days = IntegerField(
         "Close webmentions on posts older than (days; 0: never)",
-        validators=[InputRequired(message="a whole number is required"), NumberRange(min=0, max=100_000)])
+        validators=[InputRequired(message="a whole number is required"),
+                    NumberRange(min=0, max=100_000)])
 
     @classmethod
     def from_settings(cls, settings: DiscussionSettings) -> SettingsForm:

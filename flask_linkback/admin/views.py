@@ -105,7 +105,8 @@ def _deny_framing(response: BaseResponse) -> BaseResponse:
     response.headers["X-Frame-Options"] = "DENY"
     policy = response.headers.get("Content-Security-Policy", "")
     if "frame-ancestors" not in policy:
-        policy = "; ".join(part for part in (policy.strip().rstrip(";"), "frame-ancestors 'none'") if part)
+        parts = (policy.strip().rstrip(";"), "frame-ancestors 'none'")
+        policy = "; ".join(part for part in parts if part)
         response.headers["Content-Security-Policy"] = policy
     return response
 
@@ -120,7 +121,7 @@ def _counts(where: list[Any] | None = None) -> dict[str, int]:
     for condition in where or []:
         query = query.where(condition)
     counts = {tab.value: 0 for tab in TABS}
-    counts.update({status: n for status, n in current_state().db.session.execute(query)})
+    counts.update(dict(current_state().db.session.execute(query).tuples()))
     return counts
 
 
@@ -128,14 +129,16 @@ def pending_count() -> int:
     """Linkbacks waiting for the admin (one query); for the host's navigation."""
     Linkback = current_state().models.IncomingLinkback
     return current_state().db.session.scalar(
-        sa.select(sa.func.count()).select_from(Linkback).where(Linkback.status == Status.PENDING.value))
+        sa.select(sa.func.count()).select_from(Linkback)
+        .where(Linkback.status == Status.PENDING.value))
 
 
 def received_for(post_id: str, limit: int = 200) -> list[Any]:
     """A post's linkbacks outside the Trash, newest first (at most ``limit``)."""
     Linkback = current_state().models.IncomingLinkback
     return list(current_state().db.session.scalars(
-        sa.select(Linkback).where(Linkback.post_id == post_id, Linkback.status != Status.TRASH.value)
+        sa.select(Linkback)
+        .where(Linkback.post_id == post_id, Linkback.status != Status.TRASH.value)
         .order_by(Linkback.created_at.desc(), Linkback.id.desc()).limit(limit)))
 
 
@@ -283,7 +286,8 @@ def moderate() -> Any:
     if form.action.data == "delete" and not form.confirmed.data:
         # Deleting is for good: ask first, on a page of its own (no script needed).
         return render_template("linkback/admin/confirm.html", rows=rows, back=back,
-                               form=ModerateForm(formdata=None), titles=post_titles({r.post_id for r in rows}))
+                               form=ModerateForm(formdata=None),
+                               titles=post_titles({r.post_id for r in rows}))
     done = _apply(form.action.data, rows)
     if form.action.data == "trash":
         session["_linkback_undo"] = [row.id for row in rows[:UNDO_MAX]]
@@ -305,16 +309,19 @@ def empty() -> Any:
             sa.select(sa.func.count()).select_from(Linkback).where(Linkback.status == tab.value))
         return render_template("linkback/admin/confirm.html", rows=None, empty_tab=tab,
                                empty_count=count, tab_labels=TAB_LABELS,
-                               back=url_for(".queue", status=tab.value), form=EmptyForm(formdata=None))
+                               back=url_for(".queue", status=tab.value),
+                               form=EmptyForm(formdata=None))
     deleted = 0
     while True:
         batch = list(state.db.session.scalars(
-            sa.select(Linkback).where(Linkback.status == tab.value).order_by(Linkback.id).limit(500)))
+            sa.select(Linkback).where(Linkback.status == tab.value)
+            .order_by(Linkback.id).limit(500)))
         if not batch:
             break
         _delete(batch)
         deleted += len(batch)
-    flash(f"Emptied {TAB_LABELS[tab]}: deleted {deleted} linkback{'s' if deleted != 1 else ''} for good.")
+    plural = "s" if deleted != 1 else ""
+    flash(f"Emptied {TAB_LABELS[tab]}: deleted {deleted} linkback{plural} for good.")
     return redirect(url_for(".queue", status=tab.value))
 
 
@@ -360,8 +367,10 @@ def _apply(action: str, rows: list[Any]) -> str:
         for host in hosts:
             trust_host(host)
         for row in rows:
-            extension.set_status(row, Status.APPROVED, reason=f"approved: {row.source_host} is trusted")
-        return f"Approved {what}; from now on linkbacks from {', '.join(hosts)} are approved at once."
+            extension.set_status(row, Status.APPROVED,
+                                 reason=f"approved: {row.source_host} is trusted")
+        return (f"Approved {what}; from now on linkbacks from {', '.join(hosts)} "
+                "are approved at once.")
     status, reason, verb = {
         "approve": (Status.APPROVED, "approved by the admin", "Approved"),
         "spam": (Status.SPAM, "marked as spam by the admin", "Marked as spam:"),
@@ -384,7 +393,8 @@ def _back_url() -> str:
 
 
 def settings() -> Any:
-    form = SettingsForm() if request.method == "POST" else SettingsForm.from_settings(current_settings())
+    form = (SettingsForm() if request.method == "POST"
+            else SettingsForm.from_settings(current_settings()))
     if request.method == "POST":
         if form.validate():
             new = save_settings(**form.changes())

@@ -121,7 +121,8 @@ METHODS: dict[str, Callable[..., Any]] = {
 def _refusal(refusal: Refusal) -> Response:
     if isinstance(refusal, RateLimited):
         return too_many(refusal)
-    if current_app.config["LINKBACK_PINGBACK_MASK_FAULTS"] and refusal.reason not in UNMASKED_FAULTS:
+    masked = current_app.config["LINKBACK_PINGBACK_MASK_FAULTS"]
+    if masked and refusal.reason not in UNMASKED_FAULTS:
         # As WordPress since 3.5.1: callers learn nothing; the log keeps the reason.
         return _fault(0, "")
     return _fault(int(refusal.reason), refusal.message)

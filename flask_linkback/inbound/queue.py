@@ -71,7 +71,10 @@ class QueueFull(Refusal):
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a verified job ended: ``verdict`` is accepted, pending, spam, rejected, deleted or error."""
+    """How a verified job ended.
+
+    ``verdict`` is accepted, pending, spam, rejected, deleted or error.
+    """
 
     verdict: str
     reason: str = ""
@@ -162,7 +165,8 @@ def _enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_
     host = source_netloc(source)
     _check_room(session, Job, sender, host, config)
     if intake.update and session.scalar(_waiting_pair(Job, source_key, post_id)) is not None:
-        return _join(intake, source_key, post_id, token)  # the common case of a re-send: no failed insert
+        # The common case of a re-send: no failed insert.
+        return _join(intake, source_key, post_id, token)
     job = Job(
         kind=intake.kind.value, source_url=source[:2048], source_key=source_key[:2048],
         source_host=host, target_url=target_url[:2048], post_id=post_id,
@@ -183,7 +187,10 @@ def _enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_
 
 
 def _join(intake: Intake, source_key: str, post_id: str, token: str | None) -> Queued:
-    """The same (source, post) is already waiting: a webmention rides along, a pingback is a repeat."""
+    """The same (source, post) is already waiting.
+
+    A webmention rides along, a pingback is a repeat.
+    """
     state = current_state()
     Job = state.models.InboundJob
     session = state.db.session
@@ -445,7 +452,8 @@ def _finish_requests(job_id: int, outcome: Outcome) -> None:
     reason = {"spam": "held as spam"}.get(outcome.verdict, outcome.reason
                                            if status == RequestStatus.REJECTED else "")
     state.db.session.execute(
-        sa.update(Record).where(Record.job_id == job_id, Record.status == RequestStatus.QUEUED.value)
+        sa.update(Record)
+        .where(Record.job_id == job_id, Record.status == RequestStatus.QUEUED.value)
         .values(status=status.value, reason=reason[:300], linkback_id=outcome.linkback_id,
                 updated_at=utcnow()))
 
@@ -529,7 +537,8 @@ class InboundRunner:
         return len(ids)
 
     def _start(self, app: Flask, job_id: int, claimer: str) -> Future[Any]:
-        assert self._executor is not None
+        if self._executor is None:
+            raise RuntimeError("the inbound runner was not started")
         future = self._executor.submit(self._run, app, job_id, claimer)
         with self._lock:
             self._futures.add(future)
@@ -553,7 +562,10 @@ class InboundRunner:
                 logger.exception("inbound: claiming the next job failed; the next poll retries")
 
     def join(self, app: Flask, timeout: float = 30.0) -> bool:
-        """Verify until nothing is queued or being verified here; False on timeout (tests, shutdown)."""
+        """Verify until nothing is queued or being verified here.
+
+        False on timeout (tests, shutdown).
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with app.app_context():
@@ -566,7 +578,8 @@ class InboundRunner:
                 state = current_state()
                 Job = state.models.InboundJob
                 waiting = state.db.session.scalar(
-                    sa.select(sa.func.count()).select_from(Job).where(Job.status.in_(WAITING)))
+                    sa.select(sa.func.count()).select_from(Job).where(Job.status.in_(WAITING))
+                )
                 state.db.session.rollback()
             with self._lock:
                 if not waiting and not self._futures:

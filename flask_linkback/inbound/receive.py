@@ -228,7 +228,8 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
         session.rollback()
         if intake.update and not retried:  # an update: take the path for a known pair
             return _receive(intake, post, retried=True)
-        raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered") from None
+        raise Refusal(Reason.ALREADY_REGISTERED,
+                      "the linkback has already been registered") from None
 
     app = current_app._get_current_object()
     logger.info("%s stored: %s -> %s as %s (%s)", row.kind, loggable(row.source_url),
@@ -312,8 +313,10 @@ def _clean_text(text: str) -> str:
     return strip_control_chars(text).strip()
 
 
-def _title(intake: Intake, evidence: Evidence | None, source: str, entry: Entry | None = None) -> str:
-    """The sender's title (TrackBack), else the h-entry's name, else the page's, else blog or URL."""
+def _title(intake: Intake, evidence: Evidence | None, source: str,
+           entry: Entry | None = None) -> str:
+    """The sender's title (TrackBack), else the h-entry's name, else the page's, else the
+    blog or the URL."""
     title = (_clean_text(intake.title or "") or (_clean_text(entry.name or "") if entry else None)
              or (evidence.title if evidence else None))
     return _cut(title or _clean_text(intake.blog_name or "") or source, TITLE_CHARS)

@@ -89,7 +89,8 @@ def held_word(candidate: Candidate) -> Verdict | None:
     haystack = _haystack(candidate)
     for word in words:
         if word in haystack:
-            return Verdict(Status.PENDING, f"the source contains {word!r}, on the moderation word list")
+            return Verdict(Status.PENDING,
+                           f"the source contains {word!r}, on the moderation word list")
     return None
 
 
@@ -246,7 +247,8 @@ def previously_approved(candidate: Candidate) -> Verdict | None:
     if not current_settings().approve_known_sources or candidate.local_source:
         return None
     origin = source_origin(candidate.source_url)
-    own = {source_origin(f"{scheme}://{name}/") for name in site_netlocs() for scheme in ("http", "https")}
+    own = {source_origin(f"{scheme}://{name}/")
+           for name in site_netlocs() for scheme in ("http", "https")}
     if not origin or origin in own:
         return None
     Linkback = current_state().models.IncomingLinkback
@@ -267,7 +269,8 @@ def source_origin(url: str) -> str:
 
 
 def new_source(candidate: Candidate) -> Verdict:
-    return Verdict(Status.PENDING, f"first linkback from {candidate.source_host}: held for moderation")
+    return Verdict(Status.PENDING,
+                   f"first linkback from {candidate.source_host}: held for moderation")
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (

@@ -67,7 +67,8 @@ def _trackback(post_id: str) -> Response:
     if not info.pings_open:
         return _refused(form, info.url, "TrackBacks are closed on this post")
     if not form.get("url", "").strip():
-        return _refused(form, info.url, "the url field is required: the URL of the post that links here")
+        return _refused(form, info.url,
+                        "the url field is required: the URL of the post that links here")
     intake = Intake(
         Kind.TRACKBACK,
         source=form["url"],

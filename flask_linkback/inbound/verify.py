@@ -86,7 +86,8 @@ def verify_remote(source: str, targets: Iterable[str], *, any_type: bool = False
     except AddressRefused as error:
         raise Refusal(Reason.ACCESS_DENIED, str(error)) from None
     except ConnectFailed as error:
-        raise Refusal(Reason.SOURCE_MISSING, f"the source URI could not be reached: {error}") from None
+        raise Refusal(Reason.SOURCE_MISSING,
+                      f"the source URI could not be reached: {error}") from None
     except FetchError as error:
         raise Refusal(Reason.UPSTREAM, f"the source URI could not be read: {error}") from None
 
@@ -100,7 +101,8 @@ def verify_remote(source: str, targets: Iterable[str], *, any_type: bool = False
         raise Refusal(Reason.SOURCE_MISSING, "the source URI is empty")
     if result.content_type not in HTML_TYPES:
         if not any_type:
-            raise Refusal(Reason.NO_LINK, f"the source URI is {result.content_type}, not an HTML page")
+            raise Refusal(Reason.NO_LINK,
+                          f"the source URI is {result.content_type}, not an HTML page")
         evidence = _evidence_outside_html(result, list(targets))
     else:
         document = Document(result.content, result.url, result.encoding)
@@ -126,7 +128,8 @@ def _evidence_outside_html(result: FetchResult, targets: list[str]) -> Evidence:
         if found:
             chars = current_app.config["LINKBACK_EXCERPT_CHARS"]
             start = min(spots)
-            excerpt = f"[{ELLIPSIS}] {collapse_ws(text[max(start - chars, 0):start + chars])} [{ELLIPSIS}]"
+            around = collapse_ws(text[max(start - chars, 0):start + chars])
+            excerpt = f"[{ELLIPSIS}] {around} [{ELLIPSIS}]"
     else:
         raise Refusal(Reason.NO_LINK, f"the source URI is {content_type}, which cannot link here")
     if not found:
@@ -248,9 +251,12 @@ class SourceCache:
                 if shared.users == 0 and table.get(key) is shared:
                     del table[key]
 
-    def _fetch_bounded(self, url: str, limits: FetchLimits, per_host: int) -> FetchResult | FetchError:
+    def _fetch_bounded(self, url: str, limits: FetchLimits,
+                       per_host: int) -> FetchResult | FetchError:
         host = host_of(url)
-        with self._using(self._host_slots, host, lambda: threading.BoundedSemaphore(per_host)) as slots:
+        with self._using(
+            self._host_slots, host, lambda: threading.BoundedSemaphore(per_host)
+        ) as slots:
             if not slots.acquire(timeout=limits.timeout):
                 return FetchTimeout(f"too many fetches from {host} at once", url=url)
             try:
@@ -272,7 +278,9 @@ class SourceCache:
                 return None
             return entry.value
 
-    def _put(self, url: str, value: FetchResult | FetchError, window: float, started: float) -> None:
+    def _put(
+        self, url: str, value: FetchResult | FetchError, window: float, started: float
+    ) -> None:
         size = _size(url, value)
         now = time.monotonic()
         with self._lock:
@@ -282,8 +290,9 @@ class SourceCache:
                 self._entries[url] = _Entry(now + window, started, value, size)
                 self._bytes += size
             # Oldest first: they expire first too, so this sweeps the expired ones as it goes.
-            while self._entries and (self._bytes > self.max_bytes
-                                     or next(iter(self._entries.values())).expires < now):
+            while self._entries and (
+                self._bytes > self.max_bytes or next(iter(self._entries.values())).expires < now
+            ):
                 self._drop(next(iter(self._entries)))
 
     def _drop(self, url: str) -> None:

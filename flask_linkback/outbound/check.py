@@ -36,7 +36,8 @@ class LinkCheck:
         """One sentence for the author."""
         if self.error:
             return f"Could not read {self.url}: {self.error}"
-        offers = [name for name, found in (("Webmention", self.webmention), ("Pingback", self.pingback),
+        offers = [name for name, found in (("Webmention", self.webmention),
+                                           ("Pingback", self.pingback),
                                            ("TrackBack", self.trackback)) if found]
         if self.status and self.status >= 400:
             return f"{self.url} answered HTTP {self.status}: there is nothing to ping there."
@@ -51,7 +52,8 @@ def check_link(url: str) -> LinkCheck:
     if not is_http_url(url):
         return LinkCheck(url, error="not an http(s) URL")
     try:
-        result = fetch(url, fetch_limits(), headers={"Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"})
+        result = fetch(url, fetch_limits(),
+                       headers={"Accept": "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"})
     except FetchError as error:
         return LinkCheck(url, error=str(error))
     pingback = None

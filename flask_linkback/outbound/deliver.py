@@ -161,7 +161,8 @@ def send_trackback(trackback_url: str, *, source: str, title: str, excerpt: str,
         return Outcome(Result.PERMANENT, f"HTTP {answer.status}: {problem}", text)
     if error == "0" and answer.ok:
         return Outcome(Result.SENT, "TrackBack accepted", text)
-    return Outcome(Result.PERMANENT, message or f"TrackBack refused (error {error}, HTTP {answer.status})",
+    return Outcome(Result.PERMANENT,
+                   message or f"TrackBack refused (error {error}, HTTP {answer.status})",
                    text)
 
 

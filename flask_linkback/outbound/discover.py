@@ -138,7 +138,8 @@ class DiscoveryCache:
     that was down is asked again at the next attempt.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = 4096) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = 4096) -> None:
         self.clock = clock
         self._max_entries = max_entries
         self._lock = threading.Lock()
@@ -146,8 +147,9 @@ class DiscoveryCache:
         #: url -> [lock, users]: only while someone discovers that URL, whatever it raises.
         self._url_locks: dict[str, list[Any]] = {}
 
-    def discover(self, url: str, limits: FetchLimits, ttl: float, *,
-                 refresh: bool = False) -> Discovery:
+    def discover(
+        self, url: str, limits: FetchLimits, ttl: float, *, refresh: bool = False
+    ) -> Discovery:
         """The target's endpoints, from the cache (``cached=True``) or a fetch now.
 
         ``refresh`` forgets what was kept and asks the target again (an

@@ -69,8 +69,11 @@ def runtime() -> OutboxRuntime:
 
 
 def send_pings_for(info: PostInfo) -> bool:
-    """The post's own choice, else the admin's "notify linked blogs" (default LINKBACK_SEND_PINGS)."""
-    return info.send_pings if info.send_pings is not None else current_settings().notify_linked_blogs
+    """The post's own choice, else the admin's "notify linked blogs" (default
+    LINKBACK_SEND_PINGS)."""
+    if info.send_pings is not None:
+        return info.send_pings
+    return current_settings().notify_linked_blogs
 
 
 def in_site_scope(url: str, info: PostInfo) -> bool:

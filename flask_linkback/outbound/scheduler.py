@@ -178,7 +178,7 @@ def _drain(app: Flask) -> None:
             return
         try:
             wake_at_next_due(app)
-        except Exception:  # noqa: BLE001 - the poll still comes; say why the wake did not
+        except Exception:
             logger.exception("outbox: could not read the next due time; waiting for the poll")
     if counts:
         logger.info("outbox: %s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))

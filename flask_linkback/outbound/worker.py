@@ -178,7 +178,8 @@ class _Drainer:
         else:
             # One guarded UPDATE: the database serialises writers, and the status
             # guard means a row another worker took first is not taken again.
-            self.session.execute(sa.update(Ping).where(Ping.id.in_(candidates.scalar_subquery()), due)
+            self.session.execute(sa.update(Ping)
+                                 .where(Ping.id.in_(candidates.scalar_subquery()), due)
                                  .values(**claim))
             ids = list(self.session.execute(
                 sa.select(Ping.id).where(Ping.claimed_by == self.name,
@@ -205,7 +206,8 @@ class _Drainer:
             except Exception as error:  # a host callback failed: retry later, keep the log
                 self.session.rollback()
                 logger.exception("outbox: preparing ping %s failed", job.id)
-                prepared = Outcome(Result.TRANSIENT, f"internal error: {type(error).__name__}: {error}")
+                prepared = Outcome(Result.TRANSIENT,
+                                   f"internal error: {type(error).__name__}: {error}")
             if isinstance(prepared, Outcome):
                 self.record(job, Delivery(prepared))
             else:
@@ -376,7 +378,8 @@ class _Drainer:
             slot = max(slot + spacing, other.next_attempt_at)
             other.next_attempt_at = slot
             if other.status == PingStatus.SENDING.value:
-                other.status, other.claimed_by, other.claimed_at = PingStatus.RETRY.value, None, None
+                other.status = PingStatus.RETRY.value
+                other.claimed_by, other.claimed_at = None, None
                 self.deferred.add(other.id)
         self.session.commit()
 
@@ -450,7 +453,8 @@ def _send_to(choice: tuple[str, str], job: Job, limits: FetchLimits) -> Delivery
 
 
 def deliver_local(source: str, target: str) -> Outcome:
-    """A link between two of this site's posts: record it through the receiving pipeline, no HTTP."""
+    """A link between two of this site's posts: record it through the receiving pipeline, no
+    HTTP."""
     with site_request(source):
         try:
             receive(Intake(Kind.PINGBACK, source, target))
