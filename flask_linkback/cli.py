@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
-from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 
 from .environment import sending_off_reason
@@ -18,6 +17,7 @@ from .models import Status, utcnow
 from .outbound import scheduler
 from .outbound.model import PingStatus
 from .outbound.worker import drain
+from .signals import current_app_object
 from .state import current_state
 from .tables import MISSING_TABLES, TABLE_ERRORS, missing_tables
 from .urls import is_http_url
@@ -154,7 +154,7 @@ def status_command() -> None:
 def worker_command(inbound_workers: int | None) -> None:
     """Send outgoing pings and verify incoming ones, in the foreground (a worker process)."""
 
-    app = current_app._get_current_object()
+    app = current_app_object()
     app.config["LINKBACK_INBOUND_WORKERS"] = (
         inbound_workers or app.config["LINKBACK_INBOUND_WORKERS"] or 4)
     stop = threading.Event()

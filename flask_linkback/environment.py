@@ -11,14 +11,16 @@ never leave the process.
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask
+
+from .signals import current_app_object
 
 ENVIRONMENTS = ("production", "staging", "development", "local")
 
 
 def environment(app: Flask | None = None) -> str:
     """``LINKBACK_ENVIRONMENT``, or what ``app.debug``/``app.testing`` imply when it is None."""
-    app = app or current_app._get_current_object()
+    app = app or current_app_object()
     configured = app.config.get("LINKBACK_ENVIRONMENT")
     if configured:
         return str(configured)
@@ -32,7 +34,7 @@ def sending_enabled(app: Flask | None = None) -> bool:
 
 def sending_off_reason(app: Flask | None = None) -> str | None:
     """Why outgoing pings stay queued here, in words for the admin; None when they go out."""
-    app = app or current_app._get_current_object()
+    app = app or current_app_object()
     if sending_enabled(app):
         return None
     env = environment(app)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, g
 
 from . import config as _config
 from . import environment, owner, signals
@@ -26,6 +26,7 @@ from .outbound.check import check_link
 from .outbound.worker import drain
 from .presentation import linkbacks_for
 from .settings import current_settings
+from .signals import current_app_object
 from .site import SiteNotConfigured, configured_site
 from .state import LinkbackState, current_state
 
@@ -207,7 +208,7 @@ class Linkback:
         if reason:
             linkback.reason = reason[:300]
         current_state().db.session.commit()
-        app = current_app._get_current_object()
+        app = current_app_object()
         if status == Status.APPROVED:
             signals.linkback_approved.send(app, linkback=linkback)
         elif status == Status.SPAM:
@@ -220,7 +221,7 @@ class Linkback:
         session = current_state().db.session
         session.delete(linkback)
         session.commit()
-        signals.linkback_deleted.send(current_app._get_current_object(), linkback=linkback)
+        signals.linkback_deleted.send(current_app_object(), linkback=linkback)
 
     def received_for(self, post: Any) -> list[Any]:
         """The linkbacks a post received, any status but Trash, newest first; for the host's
@@ -237,7 +238,7 @@ class Linkback:
 
 
 def _start_scheduler_once() -> None:
-    app = current_app._get_current_object()
+    app = current_app_object()
     if app.extensions["linkback"].outbox.scheduler is None:
         scheduler.start(app)
 

@@ -42,12 +42,13 @@ def site_feed() -> Response:
         Linkback = state.models.IncomingLinkback
         rows = _newest(sa.select(Linkback).where(Linkback.status == Status.APPROVED.value))
         posts: dict[str, PostInfo | None] = {}
-        entries = []
+        entries: list[tuple[Any, PostInfo]] = []
         for row in rows:
             if row.post_id not in posts:
                 posts[row.post_id] = _public_post(row.post_id)
-            if posts[row.post_id] is not None:
-                entries.append((row, posts[row.post_id]))
+            info = posts[row.post_id]
+            if info is not None:
+                entries.append((row, info))
         site = (current_app.config["LINKBACK_BLOG_NAME"]
                 or host_of(external_url("linkback_feeds.site")))
         return _feed(f"Linkbacks to {site}", external_url("linkback_feeds.site"),

@@ -28,7 +28,7 @@ from functools import cache
 from typing import Any, Self
 from urllib.parse import urlencode, urljoin
 
-from requests.certs import where as ca_bundle
+from requests.certs import where as ca_bundle  # type: ignore[attr-defined]  # not in the stubs
 from requests.structures import CaseInsensitiveDict
 from urllib3 import BaseHTTPResponse, PoolManager, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -248,7 +248,7 @@ def fetch(
                 if len(history) >= limits.max_redirects:
                     raise TooManyRedirects(f"more than {limits.max_redirects} redirects", url=url)
                 history.append(url)
-                url = urljoin(url, location.strip())
+                url = urljoin(url, (location or "").strip())
                 status = response.status
                 if status == 303 or (status in (301, 302) and method == "POST"):
                     method, body = "GET", None
@@ -510,7 +510,7 @@ def _is_ip_literal(host: str) -> bool:
 
 def _getaddrinfo(host: str, port: int) -> list[AddrInfo]:
     # socket.getaddrinfo looked up at each call, so a test can stand in for DNS.
-    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
 
 
 _RESOLVER = _Resolver()

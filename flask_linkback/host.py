@@ -81,7 +81,7 @@ class HostCallbacks:
         self.post_info: Callable[[Any], PostInfo] | None = None
 
     def require(self, name: str) -> Callable[..., Any]:
-        callback = getattr(self, name)
+        callback: Callable[..., Any] | None = getattr(self, name)
         if callback is None:
             raise HostNotConfigured(
                 f"flask-linkback needs a {name} callback. Register one on the extension:\n\n"

@@ -118,7 +118,7 @@ Item = dict[str, Any]
 
 def _entries(items: list[Any], feed: Item | None = None) -> Iterator[tuple[Item, Item | None]]:
     """Every h-entry, top-level first, with the h-feed it sits in (for the feed's author)."""
-    nested = []
+    nested: list[tuple[Any, Item | None]] = []
     for item in items:
         if not isinstance(item, dict):
             continue

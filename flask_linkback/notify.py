@@ -46,8 +46,8 @@ BATCH = 50
 
 def _line(text: Any, limit: int = 300) -> str:
     """Remote text made safe for one line of a plain-text message or a header."""
-    text = collapse_ws(strip_control_chars(str(text or "")))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    line = collapse_ws(strip_control_chars(str(text or "")))
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def on_linkback_received(app: Flask, linkback: Any, **_: Any) -> None:

@@ -113,6 +113,9 @@ class ShownLinkback:
     properties and methods (``display_title``), so templates cannot tell.
     """
 
+    #: The one column this module reads itself; the rest are for templates.
+    mention_type: str
+
     def __init__(self, values: Iterable[tuple[str, Any]]) -> None:
         self.__dict__.update(values)
 
@@ -211,7 +214,8 @@ class PostLinkbacks:
 
     @cached_property
     def newest_first(self) -> bool:
-        return current_app.config["LINKBACK_ORDER"] == "newest"
+        order: str = current_app.config["LINKBACK_ORDER"]
+        return order == "newest"
 
     @cached_property
     def requested_page(self) -> int:
@@ -307,8 +311,10 @@ class PostLinkbacks:
         """Every approved linkback, oldest first. One more query, and a long list: the
         macros use the page views (``listed``, ``replies``, ...) instead."""
         Linkback = current_state().models.IncomingLinkback
-        return (Linkback.query.filter_by(post_id=self.info.id, status=Status.APPROVED.value)
-                .order_by(Linkback.created_at, Linkback.id).all())
+        rows: list[Any] = (
+            Linkback.query.filter_by(post_id=self.info.id, status=Status.APPROVED.value)
+            .order_by(Linkback.created_at, Linkback.id).all())
+        return rows
 
     @property
     def rdf(self) -> Markup:
@@ -384,14 +390,16 @@ class PostLinkbacks:
     @staticmethod
     def author_name(item: Any) -> str:
         """Who wrote it: the h-card's name, else the sending blog, else the source's host."""
-        return item.author_name or item.blog_name or host_of(item.source_url) or item.source_url
+        name: str = (item.author_name or item.blog_name or host_of(item.source_url)
+                     or item.source_url)
+        return name
 
     @staticmethod
     def author_link(item: Any) -> str:
         """The author's http(s) URL, else the source page."""
-        return (
-            item.author_url if item.author_url and is_http_url(item.author_url) else item.source_url
-        )
+        url: str = (item.author_url if item.author_url and is_http_url(item.author_url)
+                    else item.source_url)
+        return url
 
     @staticmethod
     def photo(item: Any) -> str | None:

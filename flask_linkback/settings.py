@@ -103,11 +103,11 @@ PROCESS_CACHE_SECONDS = 1.0
 def current_settings() -> DiscussionSettings:
     """The settings in force: saved values over config defaults, read once per request."""
     cached = getattr(request, "_linkback_settings", None) if request else None
-    if cached is not None:
+    if isinstance(cached, DiscussionSettings):
         return cached
     state = current_state()
-    expires, shared = getattr(state, "settings_cache", None) or (0.0, None)
-    if shared is not None and expires > time.monotonic():
+    expires, shared = state.settings_cache or (0.0, None)
+    if isinstance(shared, DiscussionSettings) and expires > time.monotonic():
         _remember(shared)
         return shared
     settings = settings_defaults()

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from blinker import Namespace
+from flask import Flask, current_app
 
 _signals = Namespace()
+
+
+def current_app_object() -> Flask:
+    """The app behind ``current_app`` (the proxy's object): every signal's sender."""
+    # A LocalProxy method, which Flask's annotation of current_app (as Flask) hides.
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
 
 #: A linkback was stored (any status). Keyword: ``linkback``.
 linkback_received = _signals.signal("linkback-received")

@@ -42,6 +42,10 @@ class LinkbackState:
         self.outbox = outbox
         #: (expires, DiscussionSettings): see settings.PROCESS_CACHE_SECONDS.
         self.settings_cache: tuple[float, Any] | None = None
+        #: The tables were found once (tables.py): never looked for again in this process.
+        self.tables_ready = False
+        #: The missing tables were logged once.
+        self.tables_warned = False
 
     @property
     def rules(self) -> list[Rule]:

@@ -34,6 +34,7 @@ from ..environment import sending_off_reason
 from ..host import HostNotConfigured
 from ..models import Kind, Status, utcnow
 from ..settings import current_settings, save_settings, trust_host
+from ..signals import current_app_object
 from ..state import current_state
 from .forms import ACTIONS, EmptyForm, ModerateForm, SettingsForm
 from .owner_views import add_owner_routes
@@ -128,9 +129,10 @@ def _counts(where: list[Any] | None = None) -> dict[str, int]:
 def pending_count() -> int:
     """Linkbacks waiting for the admin (one query); for the host's navigation."""
     Linkback = current_state().models.IncomingLinkback
-    return current_state().db.session.scalar(
+    count: int = current_state().db.session.scalar(
         sa.select(sa.func.count()).select_from(Linkback)
         .where(Linkback.status == Status.PENDING.value))
+    return count
 
 
 def received_for(post_id: str, limit: int = 200) -> list[Any]:
@@ -261,7 +263,7 @@ def queue(status: str) -> str:
 
 
 def moderate() -> Any:
-    formdata = request.form
+    formdata: MultiDict[str, str] = request.form
     one = request.form.get("one", "")
     if one:
         # A row's own button: "approve:12" stands for action=approve, ids=[12].
@@ -331,7 +333,7 @@ def _delete(rows: list[Any]) -> None:
     for row in rows:
         db_session.delete(row)
     db_session.commit()
-    app = current_app._get_current_object()
+    app = current_app_object()
     for row in rows:
         signals.linkback_deleted.send(app, linkback=row)
 
@@ -350,7 +352,7 @@ def _apply(action: str, rows: list[Any]) -> str:
                 row.trashed_from, row.trashed_at = row.status, now
                 row.status = Status.TRASH.value
         current_state().db.session.commit()
-        app = current_app._get_current_object()
+        app = current_app_object()
         for row in rows:
             signals.linkback_trashed.send(app, linkback=row)
         return f"Moved {what} to the Trash."
@@ -398,7 +400,7 @@ def settings() -> Any:
     if request.method == "POST":
         if form.validate():
             new = save_settings(**form.changes())
-            signals.settings_changed.send(current_app._get_current_object(), settings=new)
+            signals.settings_changed.send(current_app_object(), settings=new)
             flash("Settings saved.")
             return redirect(url_for(".settings"))
         return render_template("linkback/admin/settings.html", form=form), 400

@@ -47,8 +47,9 @@ from sqlalchemy.exc import IntegrityError
 from ..html import strip_control_chars
 from ..logtext import loggable
 from ..models import Kind, RequestStatus, Status, utcnow
+from ..signals import current_app_object
 from ..site import configured_site, netloc_key
-from ..state import current_state
+from ..state import LinkbackState, current_state
 from ..urls import host_of
 from .model import WAITING, JobStatus
 from .ratelimit import sender_key
@@ -118,7 +119,7 @@ def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
     except Refusal as refusal:
         log_refusal(intake, refusal)
         raise
-    app = current_app._get_current_object()
+    app = current_app_object()
     runner = current_state().inbound
     outcome = None
     if wait > 0 and not queued.joined:
@@ -480,7 +481,7 @@ class InboundRunner:
         self._idle = threading.Condition(self._lock)
 
     def _reserve(self, app: Flask, count: int) -> int:
-        workers = app.config["LINKBACK_INBOUND_WORKERS"]
+        workers: int = app.config["LINKBACK_INBOUND_WORKERS"]
         with self._lock:
             free = max(workers - self._busy, 0)
             taken = min(free, count)
@@ -624,8 +625,9 @@ def pump_app(app: Flask) -> None:
 
 
 def _table_exists(app: Flask) -> bool:
-    state = app.extensions["linkback"]
+    state: LinkbackState = app.extensions["linkback"]
     try:
-        return sa.inspect(state.db.engine).has_table(state.models.InboundJob.__tablename__)
+        found: bool = sa.inspect(state.db.engine).has_table(state.models.InboundJob.__tablename__)
+        return found
     except Exception:  # noqa: BLE001 - the database itself is unreachable: not "missing"
         return True

@@ -21,11 +21,16 @@ from ..html import strip_control_chars
 from ..logtext import loggable
 from ..mf2 import Entry, read_entry
 from ..models import Kind, Status, utcnow
+from ..signals import current_app_object
 from ..site import SiteNotConfigured, current_site, is_local_url
 from ..state import current_state
 from ..urls import host_of, is_http_url, normalize_url, same_url, strip_fragment
 from . import rules
-from .refusal import Reason, Refusal, Removed
+
+# Re-exported: Reason and Refusal were defined here before refusal.py.
+from .refusal import Reason as Reason
+from .refusal import Refusal as Refusal
+from .refusal import Removed as Removed
 from .verify import Evidence, verify_local, verify_remote
 
 logger = logging.getLogger("flask_linkback")
@@ -158,7 +163,7 @@ def log_refusal(intake: Intake, refusal: Refusal) -> None:
         loggable(refusal.message),
     )
     signals.linkback_refused.send(
-        current_app._get_current_object(),
+        current_app_object(),
         kind=intake.kind, source=intake.source, target=intake.target, reason=refusal.message,
     )
 
@@ -231,7 +236,7 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
         raise Refusal(Reason.ALREADY_REGISTERED,
                       "the linkback has already been registered") from None
 
-    app = current_app._get_current_object()
+    app = current_app_object()
     logger.info("%s stored: %s -> %s as %s (%s)", row.kind, loggable(row.source_url),
                 loggable(row.target_url), row.status, loggable(row.reason))
     signals.linkback_received.send(app, linkback=row)
@@ -276,7 +281,7 @@ def _update(row: Any, intake: Intake, evidence: Evidence | None, entry: Entry | 
     current_state().db.session.commit()
     logger.info("%s updated: %s -> %s (%s)", row.kind, loggable(row.source_url),
                 loggable(row.target_url), row.status)
-    signals.linkback_updated.send(current_app._get_current_object(), linkback=row)
+    signals.linkback_updated.send(current_app_object(), linkback=row)
     return row
 
 
@@ -298,7 +303,7 @@ def _remove(row: Any, refusal: Refusal) -> None:
     session.commit()
     logger.info("%s removed: %s -> %s: %s", row.kind, loggable(row.source_url),
                 loggable(row.target_url), loggable(refusal.message))
-    signals.linkback_removed.send(current_app._get_current_object(), linkback=row,
+    signals.linkback_removed.send(current_app_object(), linkback=row,
                                   reason=refusal.message)
     raise Removed(refusal.reason, f"{refusal.message}; the linkback was removed",
                   gone=refusal.gone) from refusal

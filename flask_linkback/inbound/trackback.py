@@ -18,6 +18,7 @@ from flask import Response, current_app, render_template, request, url_for
 from .. import signals
 from ..models import Kind, utcnow
 from ..settings import current_settings
+from ..signals import current_app_object
 from ..state import current_state
 from ..tables import missing_tables_response
 from .body import BodyTooLarge, read_body
@@ -96,7 +97,7 @@ def _trackback(post_id: str) -> Response:
 
 def _refused(form: dict[str, str], target: str, reason: str) -> Response:
     """Tell ``linkback_refused`` receivers (the refusal log), then answer the error."""
-    signals.linkback_refused.send(current_app._get_current_object(), kind=Kind.TRACKBACK,
+    signals.linkback_refused.send(current_app_object(), kind=Kind.TRACKBACK,
                                   source=form.get("url", ""), target=target, reason=reason)
     return answer(reason)
 

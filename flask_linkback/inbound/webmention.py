@@ -20,11 +20,12 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Response, current_app, jsonify, render_template, request
+from flask import Response, jsonify, render_template, request
 
 from .. import signals
 from ..models import Kind, RequestStatus, Status
 from ..settings import current_settings
+from ..signals import current_app_object
 from ..site_url import external_url
 from ..state import current_state
 from ..urls import is_http_url, same_url
@@ -81,7 +82,7 @@ def webmention_endpoint() -> Response:
 def _refused(body: bytes, reason: str) -> None:
     """Tell ``linkback_refused`` receivers (the refusal log) about a mention refused at once."""
     form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    signals.linkback_refused.send(current_app._get_current_object(), kind=Kind.WEBMENTION,
+    signals.linkback_refused.send(current_app_object(), kind=Kind.WEBMENTION,
                                   source=form.get("source", ""), target=form.get("target", ""),
                                   reason=reason)
 

@@ -156,13 +156,13 @@ def send_trackback(trackback_url: str, *, source: str, title: str, excerpt: str,
     if answer.status == 429 or answer.status >= 500:
         return _http_problem(answer.status, text) or Outcome(Result.TRANSIENT, "", text)
     try:
-        error, message = parse_trackback_answer(answer.content)
+        code, message = parse_trackback_answer(answer.content)
     except ValueError as problem:
         return Outcome(Result.PERMANENT, f"HTTP {answer.status}: {problem}", text)
-    if error == "0" and answer.ok:
+    if code == "0" and answer.ok:
         return Outcome(Result.SENT, "TrackBack accepted", text)
     return Outcome(Result.PERMANENT,
-                   message or f"TrackBack refused (error {error}, HTTP {answer.status})",
+                   message or f"TrackBack refused (error {code}, HTTP {answer.status})",
                    text)
 
 
@@ -174,10 +174,10 @@ def parse_trackback_answer(body: bytes) -> tuple[str, str]:
         root = fromstring(body, forbid_dtd=True)
     except (DefusedXmlException, SyntaxError) as error:
         raise ValueError(f"not a TrackBack answer ({error})") from None
-    error = root.findtext("error")
-    if root.tag != "response" or error is None:
+    code = root.findtext("error")
+    if root.tag != "response" or code is None:
         raise ValueError("not a TrackBack answer (no <response><error>)")
-    return error.strip(), " ".join((root.findtext("message") or "").split())[:300]
+    return code.strip(), " ".join((root.findtext("message") or "").split())[:300]
 
 
 def _fetch_failed(error: FetchError) -> Outcome:

@@ -316,7 +316,8 @@ def outgoing_for(post: Any) -> list[Any]:
     state = current_state()
     info = post if isinstance(post, PostInfo) else state.callbacks.describe(post)
     Ping = state.models.OutgoingPing
-    return Ping.query.filter_by(post_id=info.id).order_by(Ping.created_at, Ping.id).all()
+    rows: list[Any] = Ping.query.filter_by(post_id=info.id).order_by(Ping.created_at, Ping.id).all()
+    return rows
 
 
 def _wake_scheduler(due: datetime) -> None:

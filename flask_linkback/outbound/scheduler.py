@@ -27,7 +27,7 @@ from flask import Flask
 
 from ..inbound.queue import pump_app
 from ..models import DUE_STATUSES
-from ..state import current_state
+from ..state import LinkbackState, current_state
 from .worker import drain
 
 logger = logging.getLogger("flask_linkback")
@@ -128,7 +128,7 @@ def next_due() -> datetime | None:
     """The earliest ``next_attempt_at`` (naive UTC) of a row waiting to go out, if any."""
     state = current_state()
     Ping = state.models.OutgoingPing
-    found = state.db.session.execute(
+    found: datetime | None = state.db.session.execute(
         sa.select(sa.func.min(Ping.next_attempt_at)).where(Ping.status.in_(DUE_STATUSES))).scalar()
     state.db.session.commit()
     return found
@@ -187,10 +187,11 @@ def _drain(app: Flask) -> None:
 
 
 def _outbox_table_exists(app: Flask) -> bool:
-    state = app.extensions["linkback"]
+    state: LinkbackState = app.extensions["linkback"]
     try:
         state.db.session.rollback()
-        return sa.inspect(state.db.engine).has_table(state.models.OutgoingPing.__tablename__)
+        found: bool = sa.inspect(state.db.engine).has_table(state.models.OutgoingPing.__tablename__)
+        return found
     except Exception:  # noqa: BLE001 - the database itself is unreachable: not "missing"
         return True
 

@@ -38,6 +38,7 @@ from ..inbound.verify import fetch_limits
 from ..logtext import loggable
 from ..models import Kind, utcnow
 from ..notify import send_queued_mail
+from ..signals import current_app_object
 from ..site import configured_site
 from ..state import current_state
 from ..tables import TABLE_ERRORS
@@ -325,7 +326,7 @@ class _Drainer:
                                     Ping.status == PingStatus.SENDING.value)
                              .values(claimed_at=self.clock()))
         self.session.commit()
-        app = current_app._get_current_object()
+        app = current_app_object()
         want_rows = bool(signals.ping_sent.receivers or signals.ping_failed.receivers)
         rows = ({row.id: row for row in self.Ping.query.filter(
             self.Ping.id.in_([values["id"] for values, _ in pending]))} if want_rows else {})
