@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from functools import wraps
+from typing import Any, ParamSpec
 from urllib.parse import urlsplit
 
 from flask import (
@@ -17,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from flask_linkback.models import Status, utcnow
 
@@ -24,6 +27,7 @@ from .extensions import db, linkback
 from .forms import ActionForm, LoginForm, PostForm
 from .models import Post
 
+P = ParamSpec("P")
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
@@ -31,9 +35,9 @@ def is_admin() -> bool:
     return session.get("admin") is True
 
 
-def admin_required(view):
+def admin_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
     @wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         if not is_admin():
             return redirect(url_for("admin.login", next=request.path))
         return view(*args, **kwargs)
@@ -42,7 +46,7 @@ def admin_required(view):
 
 
 @bp.app_context_processor
-def inject_admin():
+def inject_admin() -> dict[str, Any]:
     admin = is_admin()
     return {"is_admin": admin, "pending_linkbacks": linkback.pending_count() if admin else 0}
 
@@ -64,7 +68,7 @@ def safe_next(target: str) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         config = current_app.config
@@ -79,14 +83,14 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     session.clear()
     return redirect(url_for("blog.index"))
 
 
 @bp.route("/")
 @admin_required
-def dashboard():
+def dashboard() -> ResponseReturnValue:
     posts = Post.query.order_by(Post.created_at.desc()).all()
     Linkback = linkback.models.IncomingLinkback
     pending = (Linkback.query.filter_by(status=Status.PENDING.value)
@@ -97,7 +101,7 @@ def dashboard():
 @bp.route("/posts/new", methods=["GET", "POST"])
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
 @admin_required
-def edit(post_id: int | None = None):
+def edit(post_id: int | None = None) -> ResponseReturnValue:
     # A new post takes pings as the Discussion settings say; each post can override it.
     post = (db.session.get(Post, post_id) if post_id
             else Post(pings_open=linkback.settings().pings_open_default, comments_open=True))
@@ -129,7 +133,7 @@ def edit(post_id: int | None = None):
 
 @bp.route("/posts/<int:post_id>/check", methods=["POST"])
 @admin_required
-def check_link(post_id: int):
+def check_link(post_id: int) -> ResponseReturnValue:
     """Run discovery on one of the post's ping targets now and show what it offers."""
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -155,7 +159,7 @@ def check_link(post_id: int):
 
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])
 @admin_required
-def delete(post_id: int):
+def delete(post_id: int) -> ResponseReturnValue:
     """Soft-delete: the post's URL answers 410 Gone, and the webmentions it sent go out again."""
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -172,7 +176,7 @@ def delete(post_id: int):
 
 @bp.route("/linkbacks/<int:linkback_id>/<action>", methods=["POST"])
 @admin_required
-def moderate(linkback_id: int, action: str):
+def moderate(linkback_id: int, action: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     row = db.session.get(linkback.models.IncomingLinkback, linkback_id)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import current_app, redirect, request, session, url_for
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from werkzeug.wrappers import Response
 
 from flask_linkback import Linkback, PostInfo
+
+if TYPE_CHECKING:  # models.py imports db from here
+    from .models import Post
 
 db = SQLAlchemy()
 linkback = Linkback(db=db)
@@ -17,7 +22,7 @@ migrate = Migrate()
 
 
 @linkback.post_loader
-def load_post(post_id: str):
+def load_post(post_id: str) -> Post | None:
     from .models import Post
 
     if not (post_id.isascii() and post_id.isdigit() and int(post_id) < 2**31):
@@ -26,11 +31,11 @@ def load_post(post_id: str):
 
 
 @linkback.url_resolver
-def post_for_url(url: str):
+def post_for_url(url: str) -> Post | None:
     from .models import Post
 
     # The blog may be served under a path prefix (APPLICATION_ROOT, e.g. "/alice").
-    root = current_app.config["APPLICATION_ROOT"].strip("/")
+    root: str = current_app.config["APPLICATION_ROOT"].strip("/")
     path = urlsplit(url).path.strip("/")
     if root:
         if not path.startswith(root + "/"):
@@ -38,12 +43,13 @@ def post_for_url(url: str):
         path = path[len(root) + 1:]
     parts = path.split("/")
     if len(parts) == 2 and parts[0] == "posts":
-        return Post.query.filter_by(slug=parts[1]).first()
+        found: Post | None = Post.query.filter_by(slug=parts[1]).first()
+        return found
     return None
 
 
 @linkback.post_info
-def describe_post(post) -> PostInfo:
+def describe_post(post: Post) -> PostInfo:
     return PostInfo(
         id=str(post.id),
         url=url_for("blog.post", slug=post.slug, _external=True),
@@ -61,7 +67,7 @@ def describe_post(post) -> PostInfo:
 
 
 @linkback.admin_check
-def may_moderate():
+def may_moderate() -> bool | Response:
     """The blog's admin may use the linkback admin pages; anyone else is sent to log in."""
     if session.get("admin") is True:
         return True

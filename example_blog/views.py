@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import click
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import joinedload
 
 from flask_linkback.models import utcnow
@@ -18,7 +19,7 @@ bp = Blueprint("blog", __name__)
 
 
 @bp.route("/")
-def index():
+def index() -> str:
     posts = (Post.query.filter(Post.published_at.isnot(None), Post.published_at <= utcnow(),
                                Post.deleted_at.is_(None))
              .order_by(Post.published_at.desc()).all())
@@ -26,7 +27,7 @@ def index():
 
 
 @bp.route("/posts/<slug>", methods=["GET", "POST"])
-def post(slug: str):
+def post(slug: str) -> ResponseReturnValue:
     # The comments come with the post (one query): with its linkbacks and the settings, a post
     # page costs three queries however many responses it has.
     post = Post.query.options(joinedload(Post.comments)).filter_by(slug=slug).first()

@@ -122,7 +122,8 @@ def _counts(where: list[Any] | None = None) -> dict[str, int]:
     for condition in where or []:
         query = query.where(condition)
     counts = {tab.value: 0 for tab in TABS}
-    counts.update(dict(current_state().db.session.execute(query).tuples()))
+    for status, n in current_state().db.session.execute(query):
+        counts[status] = n
     return counts
 
 
