@@ -19,8 +19,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
-__all__ = ["JobStatus", "Kind", "Models", "PingStatus", "Protocol", "RequestStatus", "SkipReason",
-           "Status", "define_models", "utcnow"]
+__all__ = ["InboundJobColumns", "IncomingLinkbackColumns", "JobStatus", "Kind",
+           "LinkbackSettingColumns", "Models", "OutgoingPingColumns", "PingStatus", "Protocol",
+           "RequestStatus", "SkipReason", "Status", "TableColumns", "WebmentionRequestColumns",
+           "define_models", "utcnow"]
 
 
 class Kind(enum.StrEnum):
