@@ -188,3 +188,21 @@ def test_verified_jobs_are_deleted_once_they_are_old_enough(blog, source_site, v
     assert deleted == 1
     assert len(jobs(blog)) == 2
     assert len(blog.linkbacks()) == 3  # the linkbacks themselves stay
+
+
+def test_a_newcomer_goes_ahead_of_a_flood_spread_over_many_hosts(queue_only):
+    """Every flooding host always has a first job waiting: ties go to the lighter backlog."""
+    blog = queue_only
+    blog.add_post("target")
+    target = blog.post_url("target")
+    for n in range(3):
+        for host in range(4):
+            assert ping_from(blog, f"203.0.113.{10 * host + n}", f"http://127.0.0.1:{9000 + host}/f{n}",
+                             target) == QUEUED_ANSWER
+    assert ping_from(blog, "198.51.100.7", "http://[::1]:9/late", target) == QUEUED_ANSWER
+    late = jobs(blog)[-1].id
+
+    with blog.app.app_context():
+        first = claim(1, claimer_name())
+
+    assert first == [late]

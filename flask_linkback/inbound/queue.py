@@ -11,7 +11,7 @@ and a claim whose process is gone is taken again).
 Claims are atomic (an advisory lock and ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, a guarded ``UPDATE`` on SQLite) and fair: jobs are taken
 round-robin over senders (an address, an IPv6 sender's /64) and over source
-hosts, and at most LINKBACK_INBOUND_SENDER_CONCURRENCY /
+hosts, the lightest backlog first within a round, and at most LINKBACK_INBOUND_SENDER_CONCURRENCY /
 LINKBACK_SOURCE_HOST_CONCURRENCY of either are verified at once across all
 processes, so one flood of slow sources cannot delay everybody else.
 The queue is bounded (LINKBACK_INBOUND_QUEUE_MAX in all,
@@ -268,8 +268,13 @@ def _claim(limit: int, claimer: str, only: int | None) -> list[int]:
         Job.id, Job.sender_key, Job.source_host,
         sa.func.row_number().over(partition_by=Job.sender_key, order_by=Job.id).label("rs"),
         sa.func.row_number().over(partition_by=Job.source_host, order_by=Job.id).label("rh"),
+        sa.func.count().over(partition_by=Job.sender_key).label("ns"),
+        sa.func.count().over(partition_by=Job.source_host).label("nh"),
     ).where(Job.status == JobStatus.QUEUED.value).subquery()
     rank = sa.case((queued.c.rs > queued.c.rh, queued.c.rs), else_=queued.c.rh)
+    # Among jobs of one rank, the sender or source host with the shorter backlog goes first:
+    # else the oldest jobs of a flood's many hosts would always win ties against a newcomer.
+    backlog = sa.case((queued.c.ns > queued.c.nh, queued.c.ns), else_=queued.c.nh)
     candidates = (
         sa.select(queued.c.id)
         .select_from(queued.outerjoin(busy_sender, busy_sender.c.sender_key == queued.c.sender_key)
@@ -278,7 +283,7 @@ def _claim(limit: int, claimer: str, only: int | None) -> list[int]:
                <= config["LINKBACK_INBOUND_SENDER_CONCURRENCY"],
                queued.c.rh + sa.func.coalesce(busy_host.c.n, 0)
                <= config["LINKBACK_SOURCE_HOST_CONCURRENCY"])
-        .order_by(rank, queued.c.id)
+        .order_by(rank, backlog, queued.c.id)
         .limit(limit)
     )
     if only is not None:
