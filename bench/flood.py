@@ -265,6 +265,21 @@ def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Pop
         except requests.RequestException:
             count("webmention failed")
 
+    engine = sqlalchemy.create_engine(database)
+    legit_times: dict[str, float] = {}
+
+    def watch_legit() -> None:
+        """Note when the legitimate ping's linkback is stored (polling the database, 10 times a second)."""
+        deadline = time.monotonic() + args.seconds + 120
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                row = connection.execute(sqlalchemy.text(
+                    "SELECT 1 FROM linkback_incoming WHERE source_url LIKE '%/legit'")).first()
+            if row is not None:
+                legit_times["seen"] = time.monotonic()
+                return
+            time.sleep(0.1)
+
     stop = threading.Event()
     with ThreadPoolExecutor(400) as pool:
         measured = pool.submit(page_latencies, target, stop)
@@ -282,22 +297,23 @@ def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Pop
                 pool.submit(webmention, sources.url(n % HANG_SERVERS, f"/gone/{n}"), next(addresses))
             if tick == 100 or (legit_sent is None and tick == ticks // 3):
                 legit_sent = time.monotonic()
+                watcher = threading.Thread(target=watch_legit, daemon=True)
+                watcher.start()
                 pool.submit(pingback, f"http://[::1]:{sources.legit_port}/legit", "192.0.2.1")
         stop.set()
         flooded = measured.result()
-        engine = sqlalchemy.create_engine(database)
-        deadline = time.monotonic() + 120
-        while legit_sent is not None and time.monotonic() < deadline:
-            with engine.connect() as connection:
-                row = connection.execute(sqlalchemy.text(
-                    "SELECT created_at FROM linkback_incoming WHERE source_url LIKE '%/legit'")).first()
-            if row is not None:
-                legit_seen = time.monotonic()
-                break
-            time.sleep(0.1)
+        if legit_sent is not None:
+            watcher.join()
+            legit_seen = legit_times.get("seen")
         with engine.connect() as connection:
             waiting = connection.execute(sqlalchemy.text(
                 "SELECT status, count(*) FROM linkback_inbound_job GROUP BY status")).all()
+            legit_job = connection.execute(sqlalchemy.text(
+                "SELECT received_at, claimed_at, finished_at, attempts FROM linkback_inbound_job"
+                " WHERE source_url LIKE '%/legit'")).first()
+            spans = [row[0] for row in connection.execute(sqlalchemy.text(
+                "SELECT EXTRACT(EPOCH FROM finished_at - claimed_at) FROM linkback_inbound_job"
+                " WHERE status = 'done'"))]
         engine.dispose()
     rss_after = rss_kib(web.pid)
 
@@ -316,6 +332,13 @@ def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Pop
           f"{rss_after / 1024:.1f} MiB after ({(rss_after - rss_before) / 1024:+.1f} MiB)")
     print("answers: " + ", ".join(f"{n} {kind}" for kind, n in sorted(answers.items())))
     print("queue afterwards: " + ", ".join(f"{n} {status}" for status, n in waiting))
+    if legit_job is not None:
+        received, claimed, finished, attempts = legit_job
+        print(f"legitimate job: claimed {(claimed - received).total_seconds():.2f} s after it was "
+              f"queued, verified in {(finished - claimed).total_seconds():.2f} s")
+    if spans:
+        print(f"verification time per job: median {statistics.median(spans):.2f} s, "
+              f"max {max(spans):.2f} s ({len(spans)} jobs)")
     print(f"({args.pingbacks:g} pingbacks/s with sources hanging {FETCH_TIMEOUT + 1:g} s over "
           f"{HANG_SERVERS} source hosts + {args.webmentions:g} webmentions/s with 404 sources, "
           f"{args.seconds:g} s; gunicorn gthread 4x8, PostgreSQL, per-IP limits off)")

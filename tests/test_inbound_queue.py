@@ -206,3 +206,30 @@ def test_a_newcomer_goes_ahead_of_a_flood_spread_over_many_hosts(queue_only):
         first = claim(1, claimer_name())
 
     assert first == [late]
+
+
+def test_once_a_senders_share_is_full_its_next_pings_cost_no_query(queue_only):
+    import sqlalchemy
+
+    blog = queue_only
+    blog.app.config["LINKBACK_INBOUND_QUEUE_PER_SENDER"] = 1
+    blog.add_post("target")
+    target = blog.post_url("target")
+    assert ping_from(blog, "203.0.113.5", "http://127.0.0.1:9001/a", target) == QUEUED_ANSWER
+    assert ping_from(blog, "203.0.113.5", "http://127.0.0.1:9002/b", target).faultCode == 50
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with blog.app.app_context():
+        engine = blog_db.engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    try:
+        refused = ping_from(blog, "203.0.113.5", "http://127.0.0.1:9003/c", target)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+
+    assert refused.faultCode == 50
+    assert not [sql for sql in statements if "linkback_" in sql]
+    assert len(jobs(blog)) == 1
