@@ -30,6 +30,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -112,11 +113,9 @@ class Sources:
             else:
                 status, body = "404 Not Found", "not found"
             data = body.encode()
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(data)}"
-                f"\r\nConnection: close\r\n\r\n".encode()
-                + data
-            )
+            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\n"
+                         f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                         + data)
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -137,11 +136,8 @@ def make_database(server_url: str) -> str:
     with admin.connect() as connection:
         connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return (
-        sqlalchemy.engine.make_url(server_url)
-        .set(database=name)
-        .render_as_string(hide_password=False)
-    )
+    url = sqlalchemy.engine.make_url(server_url).set(database=name)
+    return url.render_as_string(hide_password=False)
 
 
 def drop_database(server_url: str, url: str) -> None:
@@ -194,11 +190,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--pingbacks", type=float, default=50.0)
     parser.add_argument("--webmentions", type=float, default=10.0)
-    parser.add_argument(
-        "--database",
-        default=DEFAULT_DATABASE,
-        help="a PostgreSQL server URL; the bench creates and drops a database on it",
-    )
+    parser.add_argument("--database", default=DEFAULT_DATABASE,
+                        help="a PostgreSQL server URL; the bench creates and drops a database "
+                             "on it")
     args = parser.parse_args()
 
     port = free_port()
@@ -206,53 +200,26 @@ def main() -> int:
     target = f"{blog}/posts/target"
     database = make_database(args.database)
     sources = Sources(target, FETCH_TIMEOUT + 1, HANG_SERVERS).start()
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database, "SERVER_NAME": f"127.0.0.1:{port}", "TESTING": True}
-    )
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "SERVER_NAME": f"127.0.0.1:{port}",
+                      "TESTING": True})
     with app.app_context():
         db.create_all()
-        db.session.add(
-            Post(slug="target", title="Target", body="<p>Hello.</p>", published_at=utcnow())
-        )
+        db.session.add(Post(slug="target", title="Target", body="<p>Hello.</p>",
+                            published_at=utcnow()))
         db.session.commit()
         db.engine.dispose()
 
-    config = {
-        "SQLALCHEMY_DATABASE_URI": database,
-        "SERVER_NAME": f"127.0.0.1:{port}",
-        "SECRET_KEY": "flood",
-        "BLOG_BEHIND_PROXY": True,
-        "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True,
-        "LINKBACK_RATELIMIT_ENABLED": False,
-        "LINKBACK_FETCH_TIMEOUT": FETCH_TIMEOUT,
-    }
-    env = {
-        **os.environ,
-        **{f"BLOG_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
-    }
+    config = {"SQLALCHEMY_DATABASE_URI": database, "SERVER_NAME": f"127.0.0.1:{port}",
+              "SECRET_KEY": "flood", "BLOG_BEHIND_PROXY": True,
+              "LINKBACK_ALLOW_PRIVATE_ADDRESSES": True, "LINKBACK_RATELIMIT_ENABLED": False,
+              "LINKBACK_FETCH_TIMEOUT": FETCH_TIMEOUT}
+    env = {**os.environ, **{f"BLOG_{k}": v if isinstance(v, str) else json.dumps(v)
+                            for k, v in config.items()}}
     web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "4",
-            "-k",
-            "gthread",
-            "--threads",
-            "8",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "example_blog:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        [sys.executable, "-m", "gunicorn", "-w", "4", "-k", "gthread", "--threads", "8",
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "example_blog:create_app()"],
+        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
     try:
         return run(args, blog, target, sources, web, database)
     finally:
@@ -261,9 +228,8 @@ def main() -> int:
         drop_database(args.database, database)
 
 
-def run(
-    args: Any, blog: str, target: str, sources: Sources, web: subprocess.Popen[bytes], database: str
-) -> int:
+def run(args: Any, blog: str, target: str, sources: Sources, web: subprocess.Popen[bytes],
+        database: str) -> int:
     for _ in range(300):  # the web server answers once its workers are up
         try:
             if requests.get(target, timeout=5).status_code == 200:
@@ -286,12 +252,9 @@ def run(
     def pingback(source: str, address: str) -> None:
         call = xmlrpc.client.dumps((source, target), "pingback.ping")
         try:
-            response = requests.post(
-                blog + "/xmlrpc",
-                data=call,
-                timeout=60,
-                headers={"Content-Type": "text/xml", "X-Forwarded-For": address},
-            )
+            response = requests.post(blog + "/xmlrpc", data=call, timeout=60,
+                                     headers={"Content-Type": "text/xml",
+                                              "X-Forwarded-For": address})
             try:
                 xmlrpc.client.loads(response.content)
                 count("pingback answered")
@@ -302,15 +265,28 @@ def run(
 
     def webmention(source: str, address: str) -> None:
         try:
-            response = requests.post(
-                blog + "/webmention",
-                data={"source": source, "target": target},
-                timeout=60,
-                headers={"X-Forwarded-For": address},
-            )
+            response = requests.post(blog + "/webmention",
+                                     data={"source": source, "target": target},
+                                     timeout=60, headers={"X-Forwarded-For": address})
             count(f"webmention {response.status_code}")
         except requests.RequestException:
             count("webmention failed")
+
+    engine = sqlalchemy.create_engine(database)
+    legit_times: dict[str, float] = {}
+
+    def watch_legit() -> None:
+        """Note when the legitimate ping's linkback is stored (polling the database, 10 times a
+        second)."""
+        deadline = time.monotonic() + args.seconds + 120
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                row = connection.execute(sqlalchemy.text(
+                    "SELECT 1 FROM linkback_incoming WHERE source_url LIKE '%/legit'")).first()
+            if row is not None:
+                legit_times["seen"] = time.monotonic()
+                return
+            time.sleep(0.1)
 
     stop = threading.Event()
     with ThreadPoolExecutor(400) as pool:
@@ -326,65 +302,56 @@ def run(
                 pool.submit(pingback, sources.url(n % HANG_SERVERS, f"/hang/{n}"), next(addresses))
             for _ in range(round(args.webmentions / 10)):
                 n = next(counter)
-                pool.submit(
-                    webmention, sources.url(n % HANG_SERVERS, f"/gone/{n}"), next(addresses)
-                )
+                pool.submit(webmention, sources.url(n % HANG_SERVERS, f"/gone/{n}"),
+                            next(addresses))
             if tick == 100 or (legit_sent is None and tick == ticks // 3):
                 legit_sent = time.monotonic()
+                watcher = threading.Thread(target=watch_legit, daemon=True)
+                watcher.start()
                 pool.submit(pingback, f"http://[::1]:{sources.legit_port}/legit", "192.0.2.1")
         stop.set()
         flooded = measured.result()
-        engine = sqlalchemy.create_engine(database)
-        deadline = time.monotonic() + 120
-        while legit_sent is not None and time.monotonic() < deadline:
-            with engine.connect() as connection:
-                row = connection.execute(
-                    sqlalchemy.text(
-                        "SELECT created_at FROM linkback_incoming WHERE source_url LIKE '%/legit'"
-                    )
-                ).first()
-            if row is not None:
-                legit_seen = time.monotonic()
-                break
-            time.sleep(0.1)
+        if legit_sent is not None:
+            watcher.join()
+            legit_seen = legit_times.get("seen")
         with engine.connect() as connection:
-            waiting = connection.execute(
-                sqlalchemy.text("SELECT status, count(*) FROM linkback_inbound_job GROUP BY status")
-            ).all()
+            waiting = connection.execute(sqlalchemy.text(
+                "SELECT status, count(*) FROM linkback_inbound_job GROUP BY status")).all()
+            legit_job = connection.execute(sqlalchemy.text(
+                "SELECT received_at, claimed_at, finished_at, attempts FROM linkback_inbound_job"
+                " WHERE source_url LIKE '%/legit'")).first()
+            spans = [row[0] for row in connection.execute(sqlalchemy.text(
+                "SELECT EXTRACT(EPOCH FROM finished_at - claimed_at) FROM linkback_inbound_job"
+                " WHERE status = 'done'"))]
         engine.dispose()
     rss_after = rss_kib(web.pid)
 
     p50, p95 = percentile(unloaded, 0.5), percentile(unloaded, 0.95)
     f50, f95 = percentile(flooded, 0.5), percentile(flooded, 0.95)
     legit = (legit_seen - legit_sent) if legit_seen and legit_sent else float("inf")
-    print(
-        f"post page unloaded     : p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms "
-        f"({len(unloaded)} requests)"
-    )
-    print(
-        f"post page under flood  : p50 {f50 * 1000:7.1f} ms   p95 {f95 * 1000:7.1f} ms "
-        f"({len(flooded)} requests, max {max(flooded) * 1000:.0f} ms)"
-    )
+    print(f"post page unloaded     : p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms "
+          f"({len(unloaded)} requests)")
+    print(f"post page under flood  : p50 {f50 * 1000:7.1f} ms   p95 {f95 * 1000:7.1f} ms "
+          f"({len(flooded)} requests, max {max(flooded) * 1000:.0f} ms)")
     ratio50, ratio95 = f50 / p50, f95 / p95
-    print(
-        f"ratio flood/unloaded   : p50 {ratio50:.2f}x   p95 {ratio95:.2f}x   "
-        f"(target <= {PAGE_TARGET}x)"
-    )
-    print(
-        f"legitimate ping verified after {legit:.2f} s = {legit / FETCH_TIMEOUT:.2f}x the fetch "
-        f"timeout of {FETCH_TIMEOUT:g} s (target <= {LEGIT_TARGET}x)"
-    )
-    print(
-        f"blog RSS (master + 4 workers): {rss_before / 1024:.1f} MiB before, "
-        f"{rss_after / 1024:.1f} MiB after ({(rss_after - rss_before) / 1024:+.1f} MiB)"
-    )
+    print(f"ratio flood/unloaded   : p50 {ratio50:.2f}x   p95 {ratio95:.2f}x   "
+          f"(target <= {PAGE_TARGET}x)")
+    print(f"legitimate ping verified after {legit:.2f} s = {legit / FETCH_TIMEOUT:.2f}x the fetch "
+          f"timeout of {FETCH_TIMEOUT:g} s (target <= {LEGIT_TARGET}x)")
+    print(f"blog RSS (master + 4 workers): {rss_before / 1024:.1f} MiB before, "
+          f"{rss_after / 1024:.1f} MiB after ({(rss_after - rss_before) / 1024:+.1f} MiB)")
     print("answers: " + ", ".join(f"{n} {kind}" for kind, n in sorted(answers.items())))
     print("queue afterwards: " + ", ".join(f"{n} {status}" for status, n in waiting))
-    print(
-        f"({args.pingbacks:g} pingbacks/s with sources hanging {FETCH_TIMEOUT + 1:g} s over "
-        f"{HANG_SERVERS} source hosts + {args.webmentions:g} webmentions/s with 404 sources, "
-        f"{args.seconds:g} s; gunicorn gthread 4x8, PostgreSQL, per-IP limits off)"
-    )
+    if legit_job is not None:
+        received, claimed, finished, _attempts = legit_job
+        print(f"legitimate job: claimed {(claimed - received).total_seconds():.2f} s after it was "
+              f"queued, verified in {(finished - claimed).total_seconds():.2f} s")
+    if spans:
+        print(f"verification time per job: median {statistics.median(spans):.2f} s, "
+              f"max {max(spans):.2f} s ({len(spans)} jobs)")
+    print(f"({args.pingbacks:g} pingbacks/s with sources hanging {FETCH_TIMEOUT + 1:g} s over "
+          f"{HANG_SERVERS} source hosts + {args.webmentions:g} webmentions/s with 404 sources, "
+          f"{args.seconds:g} s; gunicorn gthread 4x8, PostgreSQL, per-IP limits off)")
     met = max(ratio50, ratio95) <= PAGE_TARGET and legit / FETCH_TIMEOUT <= LEGIT_TARGET
     return 0 if met else 1
 

@@ -210,3 +210,48 @@ def test_verified_jobs_are_deleted_once_they_are_old_enough(blog, source_site, v
     assert deleted == 1
     assert len(jobs(blog)) == 2
     assert len(blog.linkbacks()) == 3  # the linkbacks themselves stay
+
+
+def test_a_newcomer_goes_ahead_of_a_flood_spread_over_many_hosts(queue_only):
+    """Every flooding host always has a first job waiting: ties go to the lighter backlog."""
+    blog = queue_only
+    blog.add_post("target")
+    target = blog.post_url("target")
+    for n in range(3):
+        for host in range(4):
+            source = f"http://127.0.0.1:{9000 + host}/f{n}"
+            assert ping_from(blog, f"203.0.113.{10 * host + n}", source, target) == QUEUED_ANSWER
+    assert ping_from(blog, "198.51.100.7", "http://[::1]:9/late", target) == QUEUED_ANSWER
+    late = jobs(blog)[-1].id
+
+    with blog.app.app_context():
+        first = claim(1, claimer_name())
+
+    assert first == [late]
+
+
+def test_once_a_senders_share_is_full_its_next_pings_cost_no_query(queue_only):
+    import sqlalchemy
+
+    blog = queue_only
+    blog.app.config["LINKBACK_INBOUND_QUEUE_PER_SENDER"] = 1
+    blog.add_post("target")
+    target = blog.post_url("target")
+    assert ping_from(blog, "203.0.113.5", "http://127.0.0.1:9001/a", target) == QUEUED_ANSWER
+    assert ping_from(blog, "203.0.113.5", "http://127.0.0.1:9002/b", target).faultCode == 50
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with blog.app.app_context():
+        engine = blog_db.engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    try:
+        refused = ping_from(blog, "203.0.113.5", "http://127.0.0.1:9003/c", target)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+
+    assert refused.faultCode == 50
+    assert not [sql for sql in statements if "linkback_" in sql]
+    assert len(jobs(blog)) == 1

@@ -11,7 +11,7 @@ and a claim whose process is gone is taken again).
 Claims are atomic (an advisory lock and ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, a guarded ``UPDATE`` on SQLite) and fair: jobs are taken
 round-robin over senders (an address, an IPv6 sender's /64) and over source
-hosts, and at most LINKBACK_INBOUND_SENDER_CONCURRENCY /
+hosts, the lightest backlog first within a round, and at most LINKBACK_INBOUND_SENDER_CONCURRENCY /
 LINKBACK_SOURCE_HOST_CONCURRENCY of either are verified at once across all
 processes, so one flood of slow sources cannot delay everybody else.
 The queue is bounded (LINKBACK_INBOUND_QUEUE_MAX in all,
@@ -63,11 +63,20 @@ PRUNE_EVERY_SECONDS = 300.0
 
 
 class QueueFull(Refusal):
-    """The queue (or one sender's share of it) is full: come back after ``retry_after`` s."""
+    """The queue (or one sender's share of it) is full: come back after ``retry_after`` s.
 
-    def __init__(self, message: str, retry_after: int = 60) -> None:
+    ``scope`` names the bound: ``("all",)``, ``("sender", key)`` or ``("host", netloc)``.
+    """
+
+    def __init__(self, message: str, retry_after: int = 60, scope: tuple[str, ...] = ()) -> None:
         super().__init__(Reason.UPSTREAM, message)
         self.retry_after = retry_after
+        self.scope = scope
+
+
+#: A bound found full is remembered this long per process: a flood's next pings are refused
+#: without a query.
+FULL_MEMO_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,10 @@ class Queued:
 
 def source_netloc(url: str) -> str:
     """``host[:port]`` of a source: the unit of per-source-host fairness."""
-    return netloc_key(url)[:255] or host_of(url)[:255]
+    try:
+        return netloc_key(url)[:255] or host_of(url)[:255]
+    except ValueError:  # not a URL at all (a bad port): admit() refuses it with a reason
+        return ""
 
 
 # Requests ---------------------------------------------------------------------------
@@ -108,7 +120,9 @@ def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
     network (or :class:`QueueFull`). Returns the job and its outcome, or None
     when the verdict is still to come.
     """
+    runner = current_state().inbound
     try:
+        runner.check_full(intake)
         admitted = admit(intake, post)
         if admitted.local_post is None:
             # Before anything is written: a flood of pings naming one host costs a row at most.
@@ -116,11 +130,17 @@ def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
                                                           sender_ip=intake.sender_ip)
         queued = enqueue(intake, admitted.source, admitted.source_key, admitted.info.id,
                          admitted.info.url, token=token)
+    except QueueFull as full:
+        # Load shedding, not a verdict on the ping: one log line, no refusal record (a flood
+        # would otherwise cost a write per request).
+        runner.remember_full(full)
+        logger.info("%s not queued: %s -> %s: %s", intake.kind, loggable(intake.source),
+                    loggable(intake.target), full.message)
+        raise
     except Refusal as refusal:
         log_refusal(intake, refusal)
         raise
     app = current_app_object()
-    runner = current_state().inbound
     outcome = None
     if wait > 0 and not queued.joined:
         future = runner.run_now(app, queued.job_id)
@@ -241,12 +261,19 @@ def _check_room(session: Any, Job: Any, sender: str, host: str, config: Any) -> 
         ).where(Job.status.in_(WAITING))
     ).one()
     if total >= config["LINKBACK_INBOUND_QUEUE_MAX"]:
-        raise QueueFull("too many pings are waiting to be verified; try again later")
+        raise QueueFull(FULL_MESSAGES["all"], scope=("all",))
     share = config["LINKBACK_INBOUND_QUEUE_PER_SENDER"]
     if by_sender >= share:
-        raise QueueFull("too many of your pings are waiting to be verified; try again later")
+        raise QueueFull(FULL_MESSAGES["sender"], scope=("sender", sender))
     if by_host >= share:
-        raise QueueFull(f"too many pings about {host} are waiting to be verified; try again later")
+        raise QueueFull(FULL_MESSAGES["host"].format(host=host), scope=("host", host))
+
+
+FULL_MESSAGES = {
+    "all": "too many pings are waiting to be verified; try again later",
+    "sender": "too many of your pings are waiting to be verified; try again later",
+    "host": "too many pings about {host} are waiting to be verified; try again later",
+}
 
 
 # Claiming ---------------------------------------------------------------------------
@@ -274,8 +301,13 @@ def _claim(limit: int, claimer: str, only: int | None) -> list[int]:
         Job.id, Job.sender_key, Job.source_host,
         sa.func.row_number().over(partition_by=Job.sender_key, order_by=Job.id).label("rs"),
         sa.func.row_number().over(partition_by=Job.source_host, order_by=Job.id).label("rh"),
+        sa.func.count().over(partition_by=Job.sender_key).label("ns"),
+        sa.func.count().over(partition_by=Job.source_host).label("nh"),
     ).where(Job.status == JobStatus.QUEUED.value).subquery()
     rank = sa.case((queued.c.rs > queued.c.rh, queued.c.rs), else_=queued.c.rh)
+    # Among jobs of one rank, the sender or source host with the shorter backlog goes first:
+    # else the oldest jobs of a flood's many hosts would always win ties against a newcomer.
+    backlog = sa.case((queued.c.ns > queued.c.nh, queued.c.ns), else_=queued.c.nh)
     candidates = (
         sa.select(queued.c.id)
         .select_from(queued.outerjoin(busy_sender, busy_sender.c.sender_key == queued.c.sender_key)
@@ -284,7 +316,7 @@ def _claim(limit: int, claimer: str, only: int | None) -> list[int]:
                <= config["LINKBACK_INBOUND_SENDER_CONCURRENCY"],
                queued.c.rh + sa.func.coalesce(busy_host.c.n, 0)
                <= config["LINKBACK_SOURCE_HOST_CONCURRENCY"])
-        .order_by(rank, queued.c.id)
+        .order_by(rank, backlog, queued.c.id)
         .limit(limit)
     )
     if only is not None:
@@ -478,7 +510,31 @@ class InboundRunner:
         self._futures: set[Future[Any]] = set()
         self._last_reclaim = 0.0
         self._last_prune = 0.0
+        #: scope of a full bound -> until when (time.monotonic()) it is taken as still full
+        self._full: dict[tuple[str, ...], float] = {}
         self._idle = threading.Condition(self._lock)
+
+    def remember_full(self, full: QueueFull) -> None:
+        """Note a full bound for FULL_MEMO_SECONDS (see :meth:`check_full`)."""
+        if not full.scope:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if len(self._full) > 1024:
+                self._full = {k: v for k, v in self._full.items() if v > now}
+            self._full[full.scope] = now + FULL_MEMO_SECONDS
+
+    def check_full(self, intake: Intake) -> None:
+        """Refuse at once a ping for a bound found full a moment ago, before any query."""
+        if not self._full:
+            return
+        now = time.monotonic()
+        host = source_netloc(intake.source.strip())
+        for scope, message in ((("all",), FULL_MESSAGES["all"]),
+                               (("sender", sender_key(intake.sender_ip)), FULL_MESSAGES["sender"]),
+                               (("host", host), FULL_MESSAGES["host"].format(host=host))):
+            if self._full.get(scope, 0.0) > now:
+                raise QueueFull(message, retry_after=60, scope=())
 
     def _reserve(self, app: Flask, count: int) -> int:
         workers: int = app.config["LINKBACK_INBOUND_WORKERS"]
