@@ -49,7 +49,8 @@ from ..logtext import loggable
 from ..models import Kind, RequestStatus, Status, utcnow
 from ..signals import current_app_object
 from ..site import configured_site, netloc_key
-from ..state import LinkbackState, current_state
+from ..state import current_state
+from ..tables import missing_tables
 from ..urls import host_of
 from .model import WAITING, JobStatus
 from .ratelimit import sender_key
@@ -673,17 +674,9 @@ def pump_app(app: Flask) -> None:
         try:
             current_state().inbound.pump(app)
         except Exception:
-            current_state().db.session.rollback()
-            if not _table_exists(app):
+            state = current_state()
+            state.db.session.rollback()
+            if state.models.InboundJob.__tablename__ in missing_tables(state):
                 logger.warning("inbound: table linkback_inbound_job does not exist yet")
                 return
             logger.exception("inbound: claiming jobs failed; the next poll retries")
-
-
-def _table_exists(app: Flask) -> bool:
-    state: LinkbackState = app.extensions["linkback"]
-    try:
-        found: bool = sa.inspect(state.db.engine).has_table(state.models.InboundJob.__tablename__)
-        return found
-    except Exception:  # noqa: BLE001 - the database itself is unreachable: not "missing"
-        return True

@@ -28,6 +28,7 @@ from flask import Flask
 from ..inbound.queue import pump_app
 from ..models import DUE_STATUSES
 from ..state import LinkbackState, current_state
+from ..tables import missing_tables
 from .worker import drain
 
 logger = logging.getLogger("flask_linkback")
@@ -168,7 +169,7 @@ def _drain(app: Flask) -> None:
         try:
             counts = drain()
         except Exception as error:
-            if not _outbox_table_exists(app):
+            if _outbox_table_missing(app):
                 # The app started before its tables were created (db.create_all or a
                 # migration still to come): say so once per run, without a traceback.
                 logger.warning("outbox: table linkback_outgoing does not exist yet; "
@@ -186,14 +187,9 @@ def _drain(app: Flask) -> None:
         logger.debug("outbox: nothing due")
 
 
-def _outbox_table_exists(app: Flask) -> bool:
+def _outbox_table_missing(app: Flask) -> bool:
     state: LinkbackState = app.extensions["linkback"]
-    try:
-        state.db.session.rollback()
-        found: bool = sa.inspect(state.db.engine).has_table(state.models.OutgoingPing.__tablename__)
-        return found
-    except Exception:  # noqa: BLE001 - the database itself is unreachable: not "missing"
-        return True
+    return state.models.OutgoingPing.__tablename__ in missing_tables(state)
 
 
 def _shutdown(scheduler: Any, wait: bool = False) -> None:
