@@ -255,3 +255,45 @@ def test_once_a_senders_share_is_full_its_next_pings_cost_no_query(queue_only):
     assert refused.faultCode == 50
     assert not [sql for sql in statements if "linkback_" in sql]
     assert len(jobs(blog)) == 1
+
+
+def test_a_flood_over_many_source_hosts_costs_one_query_per_process_once_their_shares_are_full(
+    queue_only,
+):
+    """Refused for a full share: no target lookup, and every other full share noted at once."""
+    import sqlalchemy
+
+    blog = queue_only
+    blog.app.config["LINKBACK_INBOUND_QUEUE_PER_SENDER"] = 1
+    blog.add_post("target")
+    target = blog.post_url("target")
+    hosts = [f"127.0.0.{60 + i}:9" for i in range(5)]
+    for i, host in enumerate(hosts):  # one waiting ping fills each host's share
+        assert ping_from(blog, f"198.51.100.{i}", f"http://{host}/a", target) == QUEUED_ANSWER
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with blog.app.app_context():
+        engine = blog_db.engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = ping_from(blog, "203.0.113.1", f"http://{hosts[0]}/b", target)
+        first_statements = list(statements)
+        statements.clear()
+        others = [
+            ping_from(blog, f"203.0.113.{2 + i}", f"http://{host}/b", target)
+            for i, host in enumerate(hosts[1:])
+        ]
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+
+    assert first.faultCode == 50 and all(other.faultCode == 50 for other in others)
+    # The first refusal read the queue only (its bound, then every full share): the post
+    # was not even looked up.
+    assert first_statements and all("linkback_inbound_job" in sql for sql in first_statements)
+    assert len(first_statements) <= 2
+    # The other hosts' shares were noted full with it: their pings cost no query.
+    assert not [sql for sql in statements if "linkback_" in sql or "blog_post" in sql]
+    assert len(jobs(blog)) == 5

@@ -54,7 +54,16 @@ from ..tables import missing_tables
 from ..urls import host_of
 from .model import WAITING, JobStatus
 from .ratelimit import sender_key
-from .receive import Intake, Reason, Refusal, Removed, admit, log_refusal, receive
+from .receive import (
+    Intake,
+    Reason,
+    Refusal,
+    Removed,
+    admit,
+    clean_url,
+    log_refusal,
+    receive,
+)
 
 logger = logging.getLogger("flask_linkback")
 
@@ -124,6 +133,8 @@ def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
     runner = current_state().inbound
     try:
         runner.check_full(intake)
+        # Before the target is even looked up: a flood past its share costs one query.
+        check_room(intake)
         admitted = admit(intake, post)
         if admitted.local_post is None:
             # Before anything is written: a flood of pings naming one host costs a row at most.
@@ -180,12 +191,10 @@ def _sqlite_writer() -> Any:
 def _enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_url: str,
              token: str | None) -> Queued:
     state = current_state()
-    config = current_app.config
     Job = state.models.InboundJob
     session = state.db.session
     sender = sender_key(intake.sender_ip)
     host = source_netloc(source)
-    _check_room(session, Job, sender, host, config)
     if intake.update and session.scalar(_waiting_pair(Job, source_key, post_id)) is not None:
         # The common case of a re-send: no failed insert.
         return _join(intake, source_key, post_id, token)
@@ -203,9 +212,10 @@ def _enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_
     except IntegrityError:
         session.rollback()
         return _join(intake, source_key, post_id, token)
-    _record_request(job.id, intake, token, post_id)
+    job_id = job.id  # read before the commit expires it: no reload query
+    _record_request(job_id, intake, token, post_id)
     session.commit()
-    return Queued(job.id, False)
+    return Queued(job_id, False)
 
 
 def _join(intake: Intake, source_key: str, post_id: str, token: str | None) -> Queued:
@@ -222,11 +232,17 @@ def _join(intake: Intake, source_key: str, post_id: str, token: str | None) -> Q
     job_id = session.scalar(_waiting_pair(Job, source_key, post_id))
     if job_id is None:  # it was claimed meanwhile: ask the sender to come back
         raise QueueFull("the same webmention is being verified right now; try again shortly", 5)
-    session.execute(sa.update(Job).where(Job.id == job_id)
+    session.execute(_update(Job).where(Job.id == job_id)
                     .values(repeats=Job.repeats + 1, fresh_at=utcnow()))
     _record_request(job_id, intake, token, post_id)
     session.commit()
     return Queued(job_id, True)
+
+
+def _update(model: Any) -> Any:
+    """An UPDATE of queue rows that leaves the session's objects alone: every caller commits
+    right after (which expires them), so matching them in Python would be wasted work."""
+    return sa.update(model).execution_options(synchronize_session=False)
 
 
 def _text(value: str | None) -> str | None:
@@ -251,9 +267,19 @@ def _record_request(job_id: int, intake: Intake, token: str | None, post_id: str
     ))
 
 
-def _check_room(session: Any, Job: Any, sender: str, host: str, config: Any) -> None:
-    """Refuse when the queue, or this sender's or source host's share of it, is full."""
+def check_room(intake: Intake) -> None:
+    """Refuse when the queue, or this sender's or source host's share of it, is full.
+
+    One query, run before any other: past a bound, a ping costs nothing more.
+    (Requests checking at the same moment may overshoot a bound by a few rows.)
+    """
+    state = current_state()
+    config = current_app.config
+    Job = state.models.InboundJob
+    sender = sender_key(intake.sender_ip)
+    host = source_netloc(clean_url(intake.source))
     weight = 1 + Job.repeats
+    session = state.db.session
     total, by_sender, by_host = session.execute(
         sa.select(
             sa.func.coalesce(sa.func.sum(weight), 0),
@@ -270,6 +296,24 @@ def _check_room(session: Any, Job: Any, sender: str, host: str, config: Any) -> 
         raise QueueFull(FULL_MESSAGES["host"].format(host=host), scope=("host", host))
 
 
+def full_scopes() -> list[tuple[str, ...]]:
+    """Every sender and source host whose share is full now, in one query.
+
+    A request refused for one full share notes them all (see
+    :meth:`InboundRunner.remember_full`): a flood spread over many hosts then
+    costs one query per process per FULL_MEMO_SECONDS, not one per request.
+    """
+    state = current_state()
+    Job = state.models.InboundJob
+    share = current_app.config["LINKBACK_INBOUND_QUEUE_PER_SENDER"]
+    weight = sa.func.sum(1 + Job.repeats)
+    senders = (sa.select(sa.literal("sender"), Job.sender_key).where(Job.status.in_(WAITING))
+               .group_by(Job.sender_key).having(weight >= share))
+    hosts = (sa.select(sa.literal("host"), Job.source_host).where(Job.status.in_(WAITING))
+             .group_by(Job.source_host).having(weight >= share))
+    return [(kind, key) for kind, key in state.db.session.execute(sa.union_all(senders, hosts))]
+
+
 FULL_MESSAGES = {
     "all": "too many pings are waiting to be verified; try again later",
     "sender": "too many of your pings are waiting to be verified; try again later",
@@ -281,7 +325,11 @@ FULL_MESSAGES = {
 
 
 def claim(limit: int, claimer: str, only: int | None = None) -> list[int]:
-    """Mark up to ``limit`` queued jobs as ours, fairly and within the caps; return their ids."""
+    """Mark up to ``limit`` queued jobs as ours, fairly and within the caps; return their ids.
+
+    The ids come in id order: all of them start at once, so the fair order
+    only decides which jobs are taken, not which of them runs first.
+    """
     with _sqlite_writer():
         return _claim(limit, claimer, only)
 
@@ -327,22 +375,23 @@ def _claim(limit: int, claimer: str, only: int | None) -> list[int]:
     if session.get_bind().dialect.name == "postgresql":
         # One claimer at a time across processes, so the caps hold exactly; rows a
         # request is updating right now (a re-send joining) are skipped, not waited for.
+        # One statement picks, locks and takes the rows.
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
-        ids = list(session.execute(candidates).scalars())
-        if ids:
-            ids = list(session.execute(
-                sa.select(Job.id).where(Job.id.in_(ids), Job.status == JobStatus.QUEUED.value)
-                .with_for_update(skip_locked=True)).scalars())
-        if ids:
-            session.execute(sa.update(Job).where(Job.id.in_(ids)).values(**values))
+        free = (sa.select(Job.id)
+                .where(Job.id.in_(candidates.scalar_subquery()),
+                       Job.status == JobStatus.QUEUED.value)
+                .with_for_update(skip_locked=True))
+        ids = list(session.execute(
+            _update(Job).where(Job.id.in_(free.scalar_subquery())).values(**values)
+            .returning(Job.id)).scalars())
     else:
         # SQLite serialises writers: one guarded UPDATE picks and takes the rows at once.
-        session.execute(sa.update(Job).where(Job.id.in_(candidates.scalar_subquery()),
-                                             Job.status == JobStatus.QUEUED.value).values(**values))
+        session.execute(_update(Job).where(Job.id.in_(candidates.scalar_subquery()),
+                                           Job.status == JobStatus.QUEUED.value).values(**values))
         ids = list(session.execute(sa.select(Job.id).where(
             Job.claimed_by == claimer, Job.status == JobStatus.VERIFYING.value)).scalars())
     session.commit()
-    return ids
+    return sorted(ids)
 
 
 def reclaim_stale() -> int:
@@ -359,18 +408,18 @@ def reclaim_stale() -> int:
         guard = sa.and_(Job.id == row.id, Job.claimed_by == row.claimed_by,
                         Job.status == JobStatus.VERIFYING.value)
         if row.attempts >= config["LINKBACK_INBOUND_MAX_ATTEMPTS"]:
-            session.execute(sa.update(Job).where(guard).values(
+            session.execute(_update(Job).where(guard).values(
                 status=JobStatus.DONE.value, verdict="error", finished_at=utcnow(),
                 reason="verification did not finish after several attempts"))
             _finish_requests(row.id, Outcome("error", "internal error while verifying"))
         else:
-            session.execute(sa.update(Job).where(guard).values(
+            session.execute(_update(Job).where(guard).values(
                 status=JobStatus.QUEUED.value, claimed_by=None, claimed_at=None))
         try:
             session.commit()
         except IntegrityError:  # a newer copy of the same ping is queued: that one will do
             session.rollback()
-            session.execute(sa.update(Job).where(guard).values(
+            session.execute(_update(Job).where(guard).values(
                 status=JobStatus.DONE.value, verdict="error", finished_at=utcnow(),
                 reason="superseded by a newer copy of the same ping"))
             session.commit()
@@ -452,7 +501,7 @@ def run_job(app: Flask, job_id: int, claimer: str) -> Outcome | None:
         else:
             outcome = Outcome(_VERDICTS.get(row.status, "accepted"), row.reason, None, row.id)
         result = session.execute(
-            sa.update(Job).where(Job.id == job_id, Job.claimed_by == claimer,
+            _update(Job).where(Job.id == job_id, Job.claimed_by == claimer,
                                  Job.status == JobStatus.VERIFYING.value)
             .values(status=JobStatus.DONE.value, verdict=outcome.verdict, fault=outcome.fault,
                     reason=outcome.reason[:300], linkback_id=outcome.linkback_id,
@@ -486,7 +535,7 @@ def _finish_requests(job_id: int, outcome: Outcome) -> None:
     reason = {"spam": "held as spam"}.get(outcome.verdict, outcome.reason
                                            if status == RequestStatus.REJECTED else "")
     state.db.session.execute(
-        sa.update(Record)
+        _update(Record)
         .where(Record.job_id == job_id, Record.status == RequestStatus.QUEUED.value)
         .values(status=status.value, reason=reason[:300], linkback_id=outcome.linkback_id,
                 updated_at=utcnow()))
@@ -513,17 +562,24 @@ class InboundRunner:
         self._last_prune = 0.0
         #: scope of a full bound -> until when (time.monotonic()) it is taken as still full
         self._full: dict[tuple[str, ...], float] = {}
+        self._last_full_scan = 0.0
         self._idle = threading.Condition(self._lock)
 
     def remember_full(self, full: QueueFull) -> None:
-        """Note a full bound for FULL_MEMO_SECONDS (see :meth:`check_full`)."""
-        if not full.scope:
+        """Note a full bound for FULL_MEMO_SECONDS (see :meth:`check_full`), and every other
+        share found full at the same time (one query, at most once per FULL_MEMO_SECONDS)."""
+        if not full.scope:  # refused from memory: nothing new
             return
+        scopes = [full.scope]
+        now = time.monotonic()
+        if now - self._last_full_scan > FULL_MEMO_SECONDS:
+            self._last_full_scan = now
+            scopes += full_scopes()
         with self._lock:
-            now = time.monotonic()
             if len(self._full) > 1024:
                 self._full = {k: v for k, v in self._full.items() if v > now}
-            self._full[full.scope] = now + FULL_MEMO_SECONDS
+            for scope in scopes:
+                self._full[scope] = now + FULL_MEMO_SECONDS
 
     def check_full(self, intake: Intake) -> None:
         """Refuse at once a ping for a bound found full a moment ago, before any query."""
