@@ -241,7 +241,7 @@ def test_racing_duplicate_pingbacks_store_one_row(blog, source_site):
     for thread in threads:
         thread.join()
 
-    assert sorted(o for o in outcomes if isinstance(o, int)) == [48, 48, 48]
+    assert sorted(o for o in outcomes if isinstance(o, int)) == [48, 48, 48], outcomes
     assert [o for o in outcomes if isinstance(o, str)] == [SUCCESS_ANSWER]
     assert len(blog.linkbacks()) == 1
     assert source_site.hits("/s") == 1  # one fetch, shared by all four pings

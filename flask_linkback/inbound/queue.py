@@ -190,29 +190,32 @@ def _sqlite_writer() -> Any:
 
 def _enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_url: str,
              token: str | None) -> Queued:
-    state = current_state()
-    Job = state.models.InboundJob
-    session = state.db.session
-    sender = sender_key(intake.sender_ip)
-    host = source_netloc(source)
-    if intake.update and session.scalar(_waiting_pair(Job, source_key, post_id)) is not None:
-        # The common case of a re-send: no failed insert.
-        return _join(intake, source_key, post_id, token)
-    job = Job(
-        kind=intake.kind.value, source_url=source[:2048], source_key=source_key[:2048],
-        source_host=host, target_url=target_url[:2048], post_id=post_id,
-        sender_ip=intake.sender_ip, sender_key=sender, title=_text(intake.title),
-        excerpt=_text(intake.excerpt), blog_name=_text(intake.blog_name),
-        require_link=intake.require_link,
-        update=intake.update,
-    )
-    session.add(job)
+    session = current_state().db.session
+    statements = _statements()
+    pair = {"source_key": source_key[:2048], "post_id": post_id}
+    if intake.update:
+        if session.scalar(statements.waiting_pair, pair) is not None:
+            # The common case of a re-send: no failed insert.
+            return _join(intake, source_key, post_id, token)
+    elif session.scalar(statements.pending_pair, pair) is not None:
+        # A repeat of a pingback or trackback still queued or being verified: its first copy
+        # decides (the unique index alone covers queued copies only).
+        raise Refusal(Reason.ALREADY_REGISTERED,
+                      "the linkback has already been received and is waiting to be verified")
     try:
-        session.flush()
+        job_id = session.execute(statements.insert_job, {
+            "kind": intake.kind.value, "source_url": source[:2048], "source_key": source_key[:2048],
+            "source_host": source_netloc(source), "target_url": target_url[:2048],
+            "post_id": post_id, "sender_ip": intake.sender_ip,
+            "sender_key": sender_key(intake.sender_ip), "title": _text(intake.title),
+            "excerpt": _text(intake.excerpt), "blog_name": _text(intake.blog_name),
+            "require_link": intake.require_link, "update": intake.update,
+            "status": JobStatus.QUEUED.value, "repeats": 0, "attempts": 0,
+            "received_at": (now := utcnow()), "fresh_at": now, "reason": "",
+        }).inserted_primary_key[0]
     except IntegrityError:
         session.rollback()
         return _join(intake, source_key, post_id, token)
-    job_id = job.id  # read before the commit expires it: no reload query
     _record_request(job_id, intake, token, post_id)
     session.commit()
     return Queued(job_id, False)
@@ -229,7 +232,8 @@ def _join(intake: Intake, source_key: str, post_id: str, token: str | None) -> Q
     if not intake.update:
         raise Refusal(Reason.ALREADY_REGISTERED,
                       "the linkback has already been received and is waiting to be verified")
-    job_id = session.scalar(_waiting_pair(Job, source_key, post_id))
+    job_id = session.scalar(_statements().waiting_pair,
+                            {"source_key": source_key[:2048], "post_id": post_id})
     if job_id is None:  # it was claimed meanwhile: ask the sender to come back
         raise QueueFull("the same webmention is being verified right now; try again shortly", 5)
     session.execute(_update(Job).where(Job.id == job_id)
@@ -250,21 +254,16 @@ def _text(value: str | None) -> str | None:
     return strip_control_chars(value) if value is not None else None
 
 
-def _waiting_pair(Job: Any, source_key: str, post_id: str) -> Any:
-    return sa.select(Job.id).where(Job.source_key == source_key[:2048], Job.post_id == post_id,
-                                   Job.status == JobStatus.QUEUED.value)
-
-
 def _record_request(job_id: int, intake: Intake, token: str | None, post_id: str) -> None:
     """A webmention's status record, "queued" from the moment its 202 is sent."""
     if token is None:
         return
-    state = current_state()
-    state.db.session.add(state.models.WebmentionRequest(
-        token=token, source_url=intake.source[:2048], target_url=intake.target[:2048],
-        post_id=post_id, sender_ip=intake.sender_ip,
-        status=RequestStatus.QUEUED.value, job_id=job_id,
-    ))
+    now = utcnow()
+    current_state().db.session.execute(_statements().insert_request, {
+        "token": token, "source_url": intake.source[:2048], "target_url": intake.target[:2048],
+        "post_id": post_id, "sender_ip": intake.sender_ip, "status": RequestStatus.QUEUED.value,
+        "reason": "", "job_id": job_id, "created_at": now, "updated_at": now,
+    })
 
 
 def check_room(intake: Intake) -> None:
@@ -273,20 +272,11 @@ def check_room(intake: Intake) -> None:
     One query, run before any other: past a bound, a ping costs nothing more.
     (Requests checking at the same moment may overshoot a bound by a few rows.)
     """
-    state = current_state()
     config = current_app.config
-    Job = state.models.InboundJob
     sender = sender_key(intake.sender_ip)
     host = source_netloc(clean_url(intake.source))
-    weight = 1 + Job.repeats
-    session = state.db.session
-    total, by_sender, by_host = session.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(weight), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((Job.sender_key == sender, weight), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((Job.source_host == host, weight), else_=0)), 0),
-        ).where(Job.status.in_(WAITING))
-    ).one()
+    total, by_sender, by_host = current_state().db.session.execute(
+        _statements().room, {"sender": sender, "host": host}).one()
     if total >= config["LINKBACK_INBOUND_QUEUE_MAX"]:
         raise QueueFull(FULL_MESSAGES["all"], scope=("all",))
     share = config["LINKBACK_INBOUND_QUEUE_PER_SENDER"]
@@ -303,15 +293,9 @@ def full_scopes() -> list[tuple[str, ...]]:
     :meth:`InboundRunner.remember_full`): a flood spread over many hosts then
     costs one query per process per FULL_MEMO_SECONDS, not one per request.
     """
-    state = current_state()
-    Job = state.models.InboundJob
     share = current_app.config["LINKBACK_INBOUND_QUEUE_PER_SENDER"]
-    weight = sa.func.sum(1 + Job.repeats)
-    senders = (sa.select(sa.literal("sender"), Job.sender_key).where(Job.status.in_(WAITING))
-               .group_by(Job.sender_key).having(weight >= share))
-    hosts = (sa.select(sa.literal("host"), Job.source_host).where(Job.status.in_(WAITING))
-             .group_by(Job.source_host).having(weight >= share))
-    return [(kind, key) for kind, key in state.db.session.execute(sa.union_all(senders, hosts))]
+    rows = current_state().db.session.execute(_statements().full_scopes, {"share": share})
+    return [(kind, key) for kind, key in rows]
 
 
 FULL_MESSAGES = {
@@ -319,6 +303,112 @@ FULL_MESSAGES = {
     "sender": "too many of your pings are waiting to be verified; try again later",
     "host": "too many pings about {host} are waiting to be verified; try again later",
 }
+
+
+# Statements --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The queue's hot statements, built once per app on its tables, with bound parameters:
+    building a statement like the fair claim costs more Python than running it."""
+
+    postgresql: bool
+    room: Any
+    full_scopes: Any
+    waiting_pair: Any
+    pending_pair: Any
+    insert_job: Any
+    insert_request: Any
+    claim: Any
+    claim_one: Any
+    claimed: Any
+
+    @classmethod
+    def build(cls, job: sa.Table, request_table: sa.Table, dialect: str) -> Statements:
+        c = job.c
+        waiting = c.status.in_(WAITING)
+        weight = 1 + c.repeats
+        room = sa.select(
+            sa.func.coalesce(sa.func.sum(weight), 0),
+            sa.func.coalesce(sa.func.sum(
+                sa.case((c.sender_key == sa.bindparam("sender"), weight), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(
+                sa.case((c.source_host == sa.bindparam("host"), weight), else_=0)), 0),
+        ).where(waiting)
+        share = sa.bindparam("share", type_=sa.Integer)
+        full = sa.union_all(
+            sa.select(sa.literal("sender"), c.sender_key).where(waiting)
+            .group_by(c.sender_key).having(sa.func.sum(weight) >= share),
+            sa.select(sa.literal("host"), c.source_host).where(waiting)
+            .group_by(c.source_host).having(sa.func.sum(weight) >= share),
+        )
+        same = (c.source_key == sa.bindparam("source_key"), c.post_id == sa.bindparam("post_id"))
+        pair = sa.select(c.id).where(*same, c.status == JobStatus.QUEUED.value)
+        pending = sa.select(c.id).where(*same, waiting).limit(1)
+        postgresql = dialect == "postgresql"
+        claim, claim_one = (cls._claim(job, postgresql, only) for only in (False, True))
+        claimed = sa.select(c.id).where(c.claimed_by == sa.bindparam("claimer"),
+                                        c.status == JobStatus.VERIFYING.value)
+        return cls(postgresql, room, full, pair, pending, sa.insert(job),
+                   sa.insert(request_table), claim, claim_one, claimed)
+
+    @staticmethod
+    def _claim(job: sa.Table, postgresql: bool, only: bool) -> Any:
+        """The fair claim: round-robin over senders and source hosts, within the caps."""
+        c = job.c
+        verifying = c.status == JobStatus.VERIFYING.value
+        busy_sender = (sa.select(c.sender_key, sa.func.count().label("n")).where(verifying)
+                       .group_by(c.sender_key).subquery())
+        busy_host = (sa.select(c.source_host, sa.func.count().label("n")).where(verifying)
+                     .group_by(c.source_host).subquery())
+        queued = sa.select(
+            c.id, c.sender_key, c.source_host,
+            sa.func.row_number().over(partition_by=c.sender_key, order_by=c.id).label("rs"),
+            sa.func.row_number().over(partition_by=c.source_host, order_by=c.id).label("rh"),
+            sa.func.count().over(partition_by=c.sender_key).label("ns"),
+            sa.func.count().over(partition_by=c.source_host).label("nh"),
+        ).where(c.status == JobStatus.QUEUED.value).subquery()
+        rank = sa.case((queued.c.rs > queued.c.rh, queued.c.rs), else_=queued.c.rh)
+        # Among jobs of one rank, the sender or source host with the shorter backlog goes
+        # first: else the oldest jobs of a flood's many hosts would always win ties against a
+        # newcomer.
+        backlog = sa.case((queued.c.ns > queued.c.nh, queued.c.ns), else_=queued.c.nh)
+        candidates = (
+            sa.select(queued.c.id)
+            .select_from(
+                queued.outerjoin(busy_sender, busy_sender.c.sender_key == queued.c.sender_key)
+                .outerjoin(busy_host, busy_host.c.source_host == queued.c.source_host))
+            .where(queued.c.rs + sa.func.coalesce(busy_sender.c.n, 0)
+                   <= sa.bindparam("sender_cap", type_=sa.Integer),
+                   queued.c.rh + sa.func.coalesce(busy_host.c.n, 0)
+                   <= sa.bindparam("host_cap", type_=sa.Integer))
+            .order_by(rank, backlog, queued.c.id)
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+        )
+        if only:
+            candidates = candidates.where(queued.c.id == sa.bindparam("only", type_=sa.Integer))
+        picked = c.id.in_(candidates.scalar_subquery())
+        if postgresql:
+            picked = c.id.in_(
+                sa.select(c.id).where(picked, c.status == JobStatus.QUEUED.value)
+                .with_for_update(skip_locked=True).scalar_subquery())
+        take = sa.update(job).where(picked, c.status == JobStatus.QUEUED.value).values(
+            status=JobStatus.VERIFYING.value, claimed_by=sa.bindparam("claimer"),
+            claimed_at=sa.bindparam("now"), attempts=c.attempts + 1)
+        return take.returning(c.id) if postgresql else take
+
+
+def _statements() -> Statements:
+    state = current_state()
+    statements: Statements | None = state.queue_statements
+    if statements is None:
+        models = state.models
+        statements = state.queue_statements = Statements.build(
+            sa.inspect(models.InboundJob).local_table,
+            sa.inspect(models.WebmentionRequest).local_table,
+            state.db.session.get_bind().dialect.name)
+    return statements
 
 
 # Claiming ---------------------------------------------------------------------------
@@ -335,61 +425,23 @@ def claim(limit: int, claimer: str, only: int | None = None) -> list[int]:
 
 
 def _claim(limit: int, claimer: str, only: int | None) -> list[int]:
-    state = current_state()
     config = current_app.config
-    Job = state.models.InboundJob
-    session = state.db.session
-    now = utcnow()
-    busy_sender = (sa.select(Job.sender_key, sa.func.count().label("n"))
-                   .where(Job.status == JobStatus.VERIFYING.value)
-                   .group_by(Job.sender_key).subquery())
-    busy_host = (sa.select(Job.source_host, sa.func.count().label("n"))
-                 .where(Job.status == JobStatus.VERIFYING.value)
-                 .group_by(Job.source_host).subquery())
-    queued = sa.select(
-        Job.id, Job.sender_key, Job.source_host,
-        sa.func.row_number().over(partition_by=Job.sender_key, order_by=Job.id).label("rs"),
-        sa.func.row_number().over(partition_by=Job.source_host, order_by=Job.id).label("rh"),
-        sa.func.count().over(partition_by=Job.sender_key).label("ns"),
-        sa.func.count().over(partition_by=Job.source_host).label("nh"),
-    ).where(Job.status == JobStatus.QUEUED.value).subquery()
-    rank = sa.case((queued.c.rs > queued.c.rh, queued.c.rs), else_=queued.c.rh)
-    # Among jobs of one rank, the sender or source host with the shorter backlog goes first:
-    # else the oldest jobs of a flood's many hosts would always win ties against a newcomer.
-    backlog = sa.case((queued.c.ns > queued.c.nh, queued.c.ns), else_=queued.c.nh)
-    candidates = (
-        sa.select(queued.c.id)
-        .select_from(queued.outerjoin(busy_sender, busy_sender.c.sender_key == queued.c.sender_key)
-                     .outerjoin(busy_host, busy_host.c.source_host == queued.c.source_host))
-        .where(queued.c.rs + sa.func.coalesce(busy_sender.c.n, 0)
-               <= config["LINKBACK_INBOUND_SENDER_CONCURRENCY"],
-               queued.c.rh + sa.func.coalesce(busy_host.c.n, 0)
-               <= config["LINKBACK_SOURCE_HOST_CONCURRENCY"])
-        .order_by(rank, backlog, queued.c.id)
-        .limit(limit)
-    )
-    if only is not None:
-        candidates = candidates.where(queued.c.id == only)
-    values = {"status": JobStatus.VERIFYING.value, "claimed_by": claimer, "claimed_at": now,
-              "attempts": Job.attempts + 1}
-    if session.get_bind().dialect.name == "postgresql":
-        # One claimer at a time across processes, so the caps hold exactly; rows a
-        # request is updating right now (a re-send joining) are skipped, not waited for.
-        # One statement picks, locks and takes the rows.
+    session = current_state().db.session
+    statements = _statements()
+    params = {"claimer": claimer, "now": utcnow(), "limit": limit,
+              "sender_cap": config["LINKBACK_INBOUND_SENDER_CONCURRENCY"],
+              "host_cap": config["LINKBACK_SOURCE_HOST_CONCURRENCY"], "only": only}
+    take = statements.claim if only is None else statements.claim_one
+    if statements.postgresql:
+        # One claimer at a time across processes, so the caps hold exactly; one statement
+        # picks, locks and takes the rows (those a request is updating right now, a re-send
+        # joining, are skipped, not waited for).
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
-        free = (sa.select(Job.id)
-                .where(Job.id.in_(candidates.scalar_subquery()),
-                       Job.status == JobStatus.QUEUED.value)
-                .with_for_update(skip_locked=True))
-        ids = list(session.execute(
-            _update(Job).where(Job.id.in_(free.scalar_subquery())).values(**values)
-            .returning(Job.id)).scalars())
+        ids = list(session.execute(take, params).scalars())
     else:
         # SQLite serialises writers: one guarded UPDATE picks and takes the rows at once.
-        session.execute(_update(Job).where(Job.id.in_(candidates.scalar_subquery()),
-                                           Job.status == JobStatus.QUEUED.value).values(**values))
-        ids = list(session.execute(sa.select(Job.id).where(
-            Job.claimed_by == claimer, Job.status == JobStatus.VERIFYING.value)).scalars())
+        session.execute(take, params)
+        ids = list(session.execute(statements.claimed, params).scalars())
     session.commit()
     return sorted(ids)
 
