@@ -70,6 +70,7 @@ FETCH_TIMEOUT = 5.0
 HANG_SERVERS = 10
 PAGE_TARGET = 1.5
 UNLOADED_REQUESTS = 1000
+WARM_PINGS = 40
 LEGIT_TARGET = 2.0
 
 
@@ -159,8 +160,9 @@ def attacker(pipe: Connection, port: int, target: str, ports: list[int], seconds
              pingbacks: float, webmentions: float) -> None:
     """The flood's process: the source servers and the flooding client on one event loop.
 
-    Sends "ready" once the sources listen, floods on "go", then sends back
-    what the flood was answered and when the legitimate ping was sent.
+    Sends "ready" once the sources listen, warms the blog up on "warm" (and
+    answers "warm"), floods on "go", then sends back what the flood was
+    answered and when the legitimate ping was sent.
     """
     # A real flood's client runs on other machines: here it yields the CPU to the blog whenever
     # both want it, so the figures are the blog's and not this process's.
@@ -176,8 +178,7 @@ async def _attack(pipe: Connection, port: int, target: str, ports: list[int], se
     sources = Sources(target, FETCH_TIMEOUT + 1, ports)
     await sources.start()
     pipe.send("ready")
-    await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "go"
-
+    loop = asyncio.get_running_loop()
     answers: dict[str, int] = {}
     addresses = (f"10.{a}.{b}.{c}" for a, b, c in itertools.product(range(1, 255), repeat=3))
     counter = itertools.count()
@@ -210,6 +211,18 @@ async def _attack(pipe: Connection, port: int, target: str, ports: list[int], se
         task = asyncio.ensure_future(coroutine)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+
+    # The blog has been up for a while before a flood comes: every worker has received and
+    # verified pings (its statements compiled, its threads started). Sources answer 404, so
+    # the post page stays as it was.
+    await loop.run_in_executor(None, pipe.recv)  # "warm"
+    for n in range(WARM_PINGS):
+        address = f"172.16.{n // 250}.{n % 250}"
+        await pingback(sources.url(n % HANG_SERVERS, f"/gone/warm-p{n}"), address)
+        await webmention(sources.url(n % HANG_SERVERS, f"/gone/warm-w{n}"), address)
+    answers.clear()
+    pipe.send("warm")
+    await loop.run_in_executor(None, pipe.recv)  # "go"
 
     # Many independent senders: arrivals are a Poisson process at the given rates (seeded, so
     # every run sends the same flood), not bursts in lockstep.
@@ -401,13 +414,24 @@ def run(args: Any, target: str, processes: list[subprocess.Popen[bytes]], attack
     if attack.recv() != "ready":
         raise RuntimeError("the flood's process did not start")
     web = processes[0]
-    measure.send(200)  # warm every worker
+    attack.send("warm")
+    attack.recv()
+    measure.send(200)  # warm every worker's page
     measure.recv()
+    engine = sqlalchemy.create_engine(database)
+    for _ in range(600):  # the warm-up pings are verified: the queue is idle
+        with engine.connect() as connection:
+            if not connection.execute(sqlalchemy.text(
+                    "SELECT count(*) FROM linkback_inbound_job"
+                    " WHERE status IN ('queued', 'verifying')")).scalar():
+                break
+        time.sleep(0.1)
+    with engine.begin() as connection:  # the flood's figures count the flood's jobs only
+        connection.execute(sqlalchemy.text("DELETE FROM linkback_inbound_job"))
     rss_before = rss_kib(web.pid)
     measure.send(UNLOADED_REQUESTS)
     unloaded = measure.recv()
 
-    engine = sqlalchemy.create_engine(database)
     legit_seen: list[float] = []
 
     def watch_legit() -> None:

@@ -42,6 +42,8 @@ class LinkbackState:
         self.outbox = outbox
         #: (expires, DiscussionSettings): see settings.PROCESS_CACHE_SECONDS.
         self.settings_cache: tuple[float, Any] | None = None
+        #: target URL -> (expires, PostInfo): requests reuse a fresh resolution (receive.py).
+        self.target_cache: dict[str, tuple[float, Any]] = {}
         #: The inbound queue's hot statements, built on first use (inbound/queue.py).
         self.queue_statements: Any = None
         #: The tables were found once (tables.py): never looked for again in this process.

@@ -297,3 +297,51 @@ def test_a_flood_over_many_source_hosts_costs_one_query_per_process_once_their_s
     # The other hosts' shares were noted full with it: their pings cost no query.
     assert not [sql for sql in statements if "linkback_" in sql or "blog_post" in sql]
     assert len(jobs(blog)) == 5
+
+
+def test_pings_naming_one_post_look_it_up_once_a_second(queue_only):
+    import sqlalchemy
+
+    blog = queue_only
+    blog.add_post("target")
+    target = blog.post_url("target")
+    assert ping_from(blog, "198.51.100.1", "http://127.0.0.71:9/a", target) == QUEUED_ANSWER
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with blog.app.app_context():
+        engine = blog_db.engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    try:
+        second = ping_from(blog, "198.51.100.2", "http://127.0.0.72:9/b", target)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+
+    assert second == QUEUED_ANSWER
+    assert not [sql for sql in statements if "blog_post" in sql]
+    assert [job.post_id for job in jobs(blog)] == [str(blog_post_id(blog, "target"))] * 2
+
+
+def test_a_post_opened_a_moment_ago_takes_pings_at_once(queue_only):
+    """A post's resolution is reused only while it is open: never to refuse a ping."""
+    blog = queue_only
+    post = blog.add_post("target", pings_open=False)
+    target = blog.post_url("target")
+    refused = ping_from(blog, "198.51.100.1", "http://127.0.0.71:9/a", target)
+    with blog.app.app_context():
+        blog_db.session.get(type(post), post.id).pings_open = True
+        blog_db.session.commit()
+
+    accepted = ping_from(blog, "198.51.100.1", "http://127.0.0.71:9/a", target)
+
+    assert refused.faultCode == 33
+    assert accepted == QUEUED_ANSWER
+
+
+def blog_post_id(blog: Any, slug: str) -> int:
+    from example_blog.models import Post
+
+    with blog.app.app_context():
+        return Post.query.filter_by(slug=slug).one().id

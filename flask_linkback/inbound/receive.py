@@ -9,6 +9,7 @@ same checks, the same fetcher, the same rules and the same dedupe.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +63,20 @@ def clean_url(url: str) -> str:
 
 
 
-def resolve_target(target: str, kind: Kind | None = None) -> tuple[Any, PostInfo]:
-    """The post a target URL names, or the refusal that says why it can't take a ``kind`` ping."""
+#: How long a request may reuse a target's resolution made by an earlier request of this
+#: process: a flood naming one post looks it up once a second, not once a ping. The worker
+#: resolves afresh before verifying, so a post closed meanwhile is still refused.
+TARGET_REUSE_SECONDS = 1.0
+_TARGETS_KEPT = 256
+
+
+def resolve_target(target: str, kind: Kind | None = None, *,
+                   reuse: bool = False) -> tuple[Any, PostInfo]:
+    """The post a target URL names, or the refusal that says why it can't take a ``kind`` ping.
+
+    With ``reuse``, a resolution made in the last TARGET_REUSE_SECONDS may
+    stand in; the post is then None (only its :class:`PostInfo` is kept).
+    """
     state = current_state()
     if not is_http_url(target):
         raise Refusal(Reason.TARGET_MISSING, "the target URI must be an http(s) URL on this site")
@@ -74,10 +87,21 @@ def resolve_target(target: str, kind: Kind | None = None) -> tuple[Any, PostInfo
         raise Refusal(Reason.GENERIC, f"this site cannot take linkbacks yet: {error}") from None
     if not site.contains(target):
         raise Refusal(Reason.TARGET_CLOSED, "the target URI is not on this site")
-    post = state.callbacks.resolve(strip_fragment(target))
-    if post is None:
-        raise Refusal(Reason.TARGET_MISSING, "the target URI does not exist on this site")
-    info = state.callbacks.describe(post)
+    now = time.monotonic()
+    kept = state.target_cache.get(target) if reuse else None
+    if kept is not None and kept[0] > now and not rules.closed_reason(kept[1], kind):
+        # Only an open post's resolution stands in: a stale one can queue a ping that the
+        # worker then refuses, never refuse one that the owner has just let in.
+        post, info = None, kept[1]
+    else:
+        post = state.callbacks.resolve(strip_fragment(target))
+        if post is None:
+            raise Refusal(Reason.TARGET_MISSING, "the target URI does not exist on this site")
+        info = state.callbacks.describe(post)
+        if reuse:
+            if len(state.target_cache) >= _TARGETS_KEPT:  # many spellings of targets: start over
+                state.target_cache.clear()
+            state.target_cache[target] = (now + TARGET_REUSE_SECONDS, info)
     closed = rules.closed_reason(info, kind)
     if closed:
         raise Refusal(Reason.TARGET_CLOSED, closed)
@@ -99,11 +123,13 @@ class Admitted:
     existing: Any | None
 
 
-def admit(intake: Intake, post: Any | None = None) -> Admitted:
+def admit(intake: Intake, post: Any | None = None, *, reuse: bool = False) -> Admitted:
     """Run the checks that need no network, in the order that leaks least; or raise Refusal.
 
-    The request runs these before queueing the ping, and the worker runs them
-    again before verifying it (the post may have closed meanwhile).
+    The request runs these before queueing the ping (``reuse``: the target's
+    resolution may be a second old, see :func:`resolve_target`), and the
+    worker runs them again before verifying it (the post may have closed
+    meanwhile).
     """
     state = current_state()
     source, target = clean_url(intake.source), clean_url(intake.target)
@@ -112,7 +138,7 @@ def admit(intake: Intake, post: Any | None = None) -> Admitted:
     if strip_control_chars(target) != target:
         raise Refusal(Reason.TARGET_MISSING, "the target URI must be an http(s) URL on this site")
     if post is None:
-        post, info = resolve_target(target, intake.kind)
+        post, info = resolve_target(target, intake.kind, reuse=reuse)
     else:
         info = state.callbacks.describe(post)
         closed = rules.closed_reason(info, intake.kind)
