@@ -8,11 +8,13 @@ The blog runs as docs/deployment.md describes: gunicorn (gthread, 4 workers x
 PostgreSQL (``--web-only``: no worker, each web process runs the scheduler),
 with the per-IP limits off and behind a (simulated) reverse proxy, so the
 flood comes "from many addresses": every request carries an X-Forwarded-For
-address of its own. For ``--seconds`` it receives ``--pingbacks`` pingbacks/s
-whose sources hang past the fetch timeout (spread over 10 source servers on
-127.0.0.1), plus ``--webmentions`` webmentions/s whose sources answer 404.
-Ten seconds in, a legitimate pingback arrives from another address, with a
-source on another host (a server on ::1) that answers at once.
+address of its own. After a warm-up (40 pingbacks and 40 webmentions, all
+verified), for ``--seconds`` it receives ``--pingbacks`` pingbacks/s whose
+sources hang past the fetch timeout (spread over 10 source servers on
+127.0.0.1), plus ``--webmentions`` webmentions/s whose sources answer 404,
+as Poisson arrivals (seeded: every run sends the same flood). Ten seconds
+in, a legitimate pingback arrives from another address, with a source on
+another host (a server on ::1) that answers at once.
 
 Printed, as ratios against figures measured in the same run:
 - the post page's p50/p95 latency unloaded and under the flood (target <= 1.5x);
@@ -20,10 +22,11 @@ Printed, as ratios against figures measured in the same run:
   (target <= 2x);
 - the blog's memory (RSS of the gunicorn master and workers) before and after.
 
-The flood (its client and the source servers, on one asyncio loop) and the
-page-latency client run in processes of their own: a real flood's client is
-on other machines, and a measuring thread sharing a process with hundreds of
-flooding threads measures their GIL, not the blog. Everything talks only to
+The flood (its client and the source servers, on one asyncio loop, at nice
+19) and the page-latency client (a fresh connection per request) run in
+processes of their own: a real flood's client is on other machines, and a
+measuring thread sharing a process with hundreds of flooding threads
+measures their GIL, not the blog. Everything talks only to
 127.0.0.1 and ::1.
 """
 
