@@ -13,6 +13,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -174,6 +175,22 @@ class Blog:
 
     def post_url(self, slug: str) -> str:
         return f"{self.url}/posts/{slug}"
+
+    @contextmanager
+    def counted_queries(self) -> Iterator[list[str]]:
+        """Every SQL statement the blog's engine runs inside the block."""
+        statements: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        with self.app.app_context():
+            engine = blog_db.engine
+        sqlalchemy.event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            sqlalchemy.event.remove(engine, "before_cursor_execute", record)
 
     def linkbacks(self) -> list[Any]:
         """Every stored incoming linkback, detached from the session."""

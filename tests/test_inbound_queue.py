@@ -231,26 +231,14 @@ def test_a_newcomer_goes_ahead_of_a_flood_spread_over_many_hosts(queue_only):
 
 
 def test_once_a_senders_share_is_full_its_next_pings_cost_no_query(queue_only):
-    import sqlalchemy
-
     blog = queue_only
     blog.app.config["LINKBACK_INBOUND_QUEUE_PER_SENDER"] = 1
     blog.add_post("target")
     target = blog.post_url("target")
     assert ping_from(blog, "203.0.113.5", "http://127.0.0.1:9001/a", target) == QUEUED_ANSWER
     assert ping_from(blog, "203.0.113.5", "http://127.0.0.1:9002/b", target).faultCode == 50
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    with blog.app.app_context():
-        engine = blog_db.engine
-    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with blog.counted_queries() as statements:
         refused = ping_from(blog, "203.0.113.5", "http://127.0.0.1:9003/c", target)
-    finally:
-        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
 
     assert refused.faultCode == 50
     assert not [sql for sql in statements if "linkback_" in sql]
@@ -261,8 +249,6 @@ def test_a_flood_over_many_source_hosts_costs_one_query_per_process_once_their_s
     queue_only,
 ):
     """Refused for a full share: no target lookup, and every other full share noted at once."""
-    import sqlalchemy
-
     blog = queue_only
     blog.app.config["LINKBACK_INBOUND_QUEUE_PER_SENDER"] = 1
     blog.add_post("target")
@@ -270,24 +256,13 @@ def test_a_flood_over_many_source_hosts_costs_one_query_per_process_once_their_s
     hosts = [f"127.0.0.{60 + i}:9" for i in range(5)]
     for i, host in enumerate(hosts):  # one waiting ping fills each host's share
         assert ping_from(blog, f"198.51.100.{i}", f"http://{host}/a", target) == QUEUED_ANSWER
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    with blog.app.app_context():
-        engine = blog_db.engine
-    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with blog.counted_queries() as first_statements:
         first = ping_from(blog, "203.0.113.1", f"http://{hosts[0]}/b", target)
-        first_statements = list(statements)
-        statements.clear()
+    with blog.counted_queries() as statements:
         others = [
             ping_from(blog, f"203.0.113.{2 + i}", f"http://{host}/b", target)
             for i, host in enumerate(hosts[1:])
         ]
-    finally:
-        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
 
     assert first.faultCode == 50 and all(other.faultCode == 50 for other in others)
     # The first refusal read the queue only (its bound, then every full share): the post
@@ -300,24 +275,12 @@ def test_a_flood_over_many_source_hosts_costs_one_query_per_process_once_their_s
 
 
 def test_pings_naming_one_post_look_it_up_once_a_second(queue_only):
-    import sqlalchemy
-
     blog = queue_only
     blog.add_post("target")
     target = blog.post_url("target")
     assert ping_from(blog, "198.51.100.1", "http://127.0.0.71:9/a", target) == QUEUED_ANSWER
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    with blog.app.app_context():
-        engine = blog_db.engine
-    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with blog.counted_queries() as statements:
         second = ping_from(blog, "198.51.100.2", "http://127.0.0.72:9/b", target)
-    finally:
-        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
 
     assert second == QUEUED_ANSWER
     assert not [sql for sql in statements if "blog_post" in sql]

@@ -270,28 +270,13 @@ def fill_queue(blog: Any) -> None:
         db.session.commit()
 
 
-@contextmanager
-def counted_queries(blog: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    with blog.app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-
 
 def test_first_page_of_ten_thousand_rows_takes_a_bounded_number_of_queries(blog):
     blog.add_post("target")
     fill_queue(blog)
     client = admin_client(blog)
 
-    with counted_queries(blog) as statements:
+    with blog.counted_queries() as statements:
         response = client.get(f"{QUEUE}/pending")
 
     assert response.status_code == 200

@@ -5,8 +5,6 @@ A fixed number of queries per page, and links to the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -52,22 +50,6 @@ def store_many(blog: Any, post: Any, n: int, status: str = Status.APPROVED.value
         db.session.commit()
 
 
-@contextmanager
-def counted_queries(blog: Any) -> Iterator[list[str]]:
-    """Every SQL statement the blog's engine runs inside the block."""
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    with blog.app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-
 
 def source_numbers(page: lxml.html.HtmlElement) -> list[int]:
     """The k of each source shown (https://sitek.example/k), sorted."""
@@ -101,7 +83,7 @@ def test_post_with_1000_linkbacks_costs_at_most_three_queries_and_shows_50(blog)
     blog.app.extensions["linkback"].settings_cache = None  # the worst case: settings read too
     client = blog.app.test_client()
 
-    with counted_queries(blog) as statements:
+    with blog.counted_queries() as statements:
         response = client.get("/posts/busy")
 
     assert response.status_code == 200
