@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from example_blog.extensions import db as blog_db
-from flask_linkback.inbound.pingback import QUEUED_ANSWER
+from flask_linkback.inbound.pingback import QUEUED_ANSWER, SUCCESS_ANSWER
 from flask_linkback.inbound.queue import claim, claimer_name, sender_key
 from flask_linkback.models import Status
 
@@ -308,3 +308,67 @@ def blog_post_id(blog: Any, slug: str) -> int:
 
     with blog.app.app_context():
         return Post.query.filter_by(slug=slug).one().id
+
+
+def test_a_flood_held_back_by_the_caps_costs_no_claim_per_request(queue_only, source_site):
+    """Pings that cannot start (their source host is at its cap) are queued without running
+    the fair claim, request after request; a newcomer still gets its verdict at once."""
+    blog = queue_only
+    blog.app.config["LINKBACK_SOURCE_HOST_CONCURRENCY"] = 1
+    blog.add_post("target")
+    target = blog.post_url("target")
+    busy = "http://127.0.0.81:9"
+    assert ping_from(blog, "198.51.100.1", f"{busy}/a", target) == QUEUED_ANSWER
+    with blog.app.app_context():  # another machine's process is verifying it
+        assert len(claim(1, "elsewhere:1:worker")) == 1
+    blog.app.config["LINKBACK_INBOUND_WORKERS"] = 4  # this process has free slots
+
+    with blog.counted_queries() as statements:
+        flood = [ping_from(blog, f"203.0.113.{i}", f"{busy}/f{i}", target) for i in range(6)]
+    claims = [sql for sql in statements
+              if sql.startswith("UPDATE linkback_inbound_job") and "claimed_by" in sql]
+    newcomer = ping_from(blog, "192.0.2.7", source_site.linking_page("/hello", target), target)
+
+    assert flood == [QUEUED_ANSWER] * 6
+    assert len(claims) <= 1  # was two per request: one for the ping itself, one for the rest
+    assert newcomer == SUCCESS_ANSWER
+    assert [job.status for job in jobs(blog)] == ["verifying"] + ["queued"] * 6 + ["done"]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_the_fair_claim_reads_a_long_queue_once_whatever_the_statistics_say(queue_only):
+    """A flood's queue is long while the table's statistics say it is short: the claim must
+    stay linear in the queue's length (it once joined every queued row with every other)."""
+    import sqlalchemy as sa
+
+    from flask_linkback.inbound.queue import _statements
+    from flask_linkback.models import utcnow
+
+    blog = queue_only
+    blog.add_post("target")
+    waiting = 400
+    with blog.app.app_context():
+        Job = blog.app.extensions["linkback"].models.InboundJob
+        now = utcnow()
+        blog_db.session.execute(sa.insert(Job), [
+            {"kind": "pingback", "source_url": f"http://127.0.0.1:{9000 + n % 10}/f{n}",
+             "source_key": f"http://127.0.0.1:{9000 + n % 10}/f{n}",
+             "source_host": f"127.0.0.1:{9000 + n % 10}", "target_url": "http://x/", "post_id": "1",
+             "sender_ip": f"10.0.{n // 200}.{n % 200}", "sender_key": f"10.0.{n // 200}.{n % 200}",
+             "status": "verifying" if n < 20 else "queued", "claimed_by": "elsewhere:1:w",
+             "received_at": now, "fresh_at": now}
+            for n in range(waiting)])
+        blog_db.session.commit()
+        claim_sql = _statements().claim.compile(dialect=blog_db.engine.dialect)
+        params = {**claim_sql.params, "claimer": "me", "now": now, "limit": 4, "sender_cap": 2,
+                  "host_cap": 2}
+        connection = blog_db.session.connection()
+        [plan] = connection.exec_driver_sql(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {claim_sql}", params).scalar()
+        blog_db.session.rollback()
+
+    def rows_read(node: dict[str, Any]) -> int:
+        own = node["Actual Rows"] * node["Actual Loops"]
+        return own + sum(rows_read(child) for child in node.get("Plans", []))
+
+    assert rows_read(plan["Plan"]) < 20 * waiting  # was 425x: every row against every other
