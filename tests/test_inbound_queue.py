@@ -372,3 +372,28 @@ def test_the_fair_claim_reads_a_long_queue_once_whatever_the_statistics_say(queu
         return own + sum(rows_read(child) for child in node.get("Plans", []))
 
     assert rows_read(plan["Plan"]) < 20 * waiting  # was 425x: every row against every other
+
+
+def test_a_queued_ping_costs_its_request_four_statements_and_no_stored_row(queue_only):
+    """What every accepted ping of a flood costs: its bounds, is it known, is it waiting,
+    the insert. The stored linkback (if any) is the worker's to load, not the request's."""
+    blog = queue_only
+    blog.add_post("target")
+    target = blog.post_url("target")
+    assert ping_from(blog, "198.51.100.1", "http://127.0.0.91:9/a", target) == QUEUED_ANSWER
+    with blog.counted_queries() as pingback_statements:
+        assert ping_from(blog, "198.51.100.2", "http://127.0.0.92:9/b", target) == QUEUED_ANSWER
+    with blog.counted_queries() as webmention_statements:
+        answer = blog.app.test_client().post(
+            "/webmention", data={"source": "http://127.0.0.93:9/c", "target": target},
+            environ_base={"REMOTE_ADDR": "198.51.100.3"})
+
+    assert answer.status_code == 202
+    reads = [sql for sql in pingback_statements if sql.lstrip().upper().startswith(
+        ("SELECT", "INSERT", "UPDATE", "DELETE"))]
+    assert len(reads) <= 4, reads
+    # One id looked up, not the whole row (title, excerpt, content...).
+    [known] = [sql for sql in reads if "FROM linkback_incoming" in sql]
+    assert "linkback_incoming.content" not in known
+    # A webmention re-sent for a known pair is an update: nothing to look up first.
+    assert not [sql for sql in webmention_statements if "FROM linkback_incoming" in sql]

@@ -139,7 +139,7 @@ def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
         runner.check_full(intake)
         # Before the target is even looked up: a flood past its share costs one query.
         startable = check_room(intake)
-        admitted = admit(intake, post, reuse=post is None)
+        admitted = admit(intake, post, reuse=post is None, load_existing=False)
         if admitted.local_post is None:
             # Before anything is written: a flood of pings naming one host costs a row at most.
             current_state().rate_limits.check_source_host(host_of(admitted.source),

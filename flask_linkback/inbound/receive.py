@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -123,13 +124,16 @@ class Admitted:
     existing: Any | None
 
 
-def admit(intake: Intake, post: Any | None = None, *, reuse: bool = False) -> Admitted:
+def admit(intake: Intake, post: Any | None = None, *, reuse: bool = False,
+          load_existing: bool = True) -> Admitted:
     """Run the checks that need no network, in the order that leaks least; or raise Refusal.
 
     The request runs these before queueing the ping (``reuse``: the target's
     resolution may be a second old, see :func:`resolve_target`), and the
     worker runs them again before verifying it (the post may have closed
-    meanwhile).
+    meanwhile). Only the worker needs the stored linkback itself (to update
+    or remove it): without ``load_existing``, ``existing`` is None and a
+    known (source, post) is only looked for when it must be refused.
     """
     state = current_state()
     source, target = clean_url(intake.source), clean_url(intake.target)
@@ -166,8 +170,14 @@ def admit(intake: Intake, post: Any | None = None, *, reuse: bool = False) -> Ad
                           "linkbacks between this site's own posts are turned off")
 
     source_key = normalize_url(source)
-    existing = _existing(state.models.IncomingLinkback, source_key, info.id)
-    if existing is not None and not intake.update:
+    Linkback = state.models.IncomingLinkback
+    if load_existing:
+        existing = _existing(Linkback, source_key, info.id)
+        known = existing is not None
+    else:
+        existing = None
+        known = not intake.update and _known(Linkback, source_key, info.id)
+    if known and not intake.update:
         raise Refusal(Reason.ALREADY_REGISTERED, "the linkback has already been registered")
     return Admitted(post, info, source, source_key, target, local_post, existing)
 
@@ -275,6 +285,13 @@ def _receive(intake: Intake, post: Any | None, retried: bool = False) -> Any:
 
 def _existing(Linkback: Any, source_key: str, post_id: str) -> Any | None:
     return Linkback.query.filter_by(source_key=source_key[:2048], post_id=post_id).first()
+
+
+def _known(Linkback: Any, source_key: str, post_id: str) -> bool:
+    """Whether the (source, post) is stored: its id only, no ORM row (a request's check)."""
+    return current_state().db.session.scalar(
+        sa.select(Linkback.id).where(Linkback.source_key == source_key[:2048],
+                                     Linkback.post_id == post_id)) is not None
 
 
 def _enrich(row: Any, entry: Entry | None) -> None:
