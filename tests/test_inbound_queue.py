@@ -397,3 +397,26 @@ def test_a_queued_ping_costs_its_request_four_statements_and_no_stored_row(queue
     assert "linkback_incoming.content" not in known
     # A webmention re-sent for a known pair is an update: nothing to look up first.
     assert not [sql for sql in webmention_statements if "FROM linkback_incoming" in sql]
+
+
+def test_a_web_process_beside_a_worker_verifies_only_the_verdicts_its_requests_wait_for(
+    blog, source_site
+):
+    """With the scheduler off (the documented shape beside `flask linkback worker`), a web
+    process leaves queued pings to the worker: a flood's verifications cost the processes
+    serving pages nothing. A pingback still gets its verdict within the wait budget."""
+    blog.app.config["LINKBACK_SCHEDULER"] = False
+    blog.add_post("target")
+    target = blog.post_url("target")
+
+    mention = blog.app.test_client().post(
+        "/webmention", data={"source": source_site.linking_page("/m", target), "target": target},
+        environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    pingback = ping_from(blog, "198.51.100.2", source_site.linking_page("/p", target), target)
+
+    assert mention.status_code == 202
+    assert pingback == SUCCESS_ANSWER
+    assert [(job.kind, job.status) for job in jobs(blog)] == [
+        ("webmention", "queued"), ("pingback", "done")]
+    assert blog.app.extensions["linkback"].inbound.join(blog.app, timeout=15)  # the poll's work
+    assert [job.status for job in jobs(blog)] == ["done", "done"]

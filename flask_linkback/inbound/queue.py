@@ -163,8 +163,21 @@ def submit(intake: Intake, post: Any | None = None, *, wait: float = 0.0,
         if future is not None:
             with contextlib.suppress(FutureTimeout):
                 outcome = future.result(timeout=wait)
-    runner.pump(app, eager=startable)
+    if takes_queued_jobs(app):
+        runner.pump(app, eager=startable)
     return queued, outcome
+
+
+def takes_queued_jobs(app: Flask) -> bool:
+    """Whether this process verifies queued pings beyond those its own requests wait for.
+
+    Not a web process whose scheduler is configured off and not running: the
+    documented shape beside ``flask linkback worker``. It verifies only the
+    Pingback and TrackBack verdicts its requests wait for, so a flood's
+    verifications cost the processes serving pages nothing.
+    """
+    return bool(app.config["LINKBACK_SCHEDULER"]
+                or app.extensions["linkback"].outbox.scheduler is not None)
 
 
 def enqueue(intake: Intake, source: str, source_key: str, post_id: str, target_url: str, *,
@@ -755,8 +768,9 @@ class InboundRunner:
             self._release(1)
             # The slot is free: take the next job (errors here are logged, the poll retries).
             try:
-                with app.app_context():
-                    self.pump(app)
+                if takes_queued_jobs(app):
+                    with app.app_context():
+                        self.pump(app)
             except Exception:
                 logger.exception("inbound: claiming the next job failed; the next poll retries")
 
