@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup, ScriptInfo
 
 from .environment import sending_off_reason
+from .inbound.model import JobStatus
 from .models import Status, utcnow
 from .outbound import scheduler
 from .outbound.model import PingStatus
@@ -136,15 +137,36 @@ def send_command() -> None:
                + "".join(f", {n} {s}" for s, n in sorted(counts.items())) + ".")
 
 
+#: A queued incoming ping older than this (and than ten polls) means nothing verifies the queue.
+STALE_QUEUE_SECONDS = 60
+
+
 @linkback_cli.command("status")
 def status_command() -> None:
-    """Count outgoing pings per state."""
+    """Count outgoing pings and queued incoming ones per state; warn when nothing verifies."""
     state = current_state()
+    session = state.db.session
     Ping = state.models.OutgoingPing
-    rows = dict(state.db.session.execute(
+    rows = dict(session.execute(
         sa.select(Ping.status, sa.func.count()).group_by(Ping.status)).all())
     for status in PingStatus:
         click.echo(f"{status.value}\t{rows.get(status.value, 0)}")
+    Job = state.models.InboundJob
+    jobs = dict(session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all())
+    for job_status in JobStatus:
+        click.echo(f"inbound {job_status.value}\t{jobs.get(job_status.value, 0)}")
+    oldest = session.scalar(sa.select(sa.func.min(Job.received_at))
+                            .where(Job.status == JobStatus.QUEUED.value))
+    if oldest is None:
+        return
+    waited = (utcnow() - oldest).total_seconds()
+    poll = current_app_object().config["LINKBACK_INBOUND_POLL_SECONDS"]
+    if waited > max(STALE_QUEUE_SECONDS, 10 * poll):
+        # With the scheduler off, web processes verify only the verdicts their requests wait
+        # for: without a worker, everything else waits forever.
+        click.echo(f"warning: an incoming ping has waited {waited:.0f} s to be verified: is"
+                   " `flask linkback worker` running (or the scheduler, LINKBACK_SCHEDULER)?",
+                   err=True)
 
 
 @linkback_cli.command("worker")

@@ -420,3 +420,29 @@ def test_a_web_process_beside_a_worker_verifies_only_the_verdicts_its_requests_w
         ("webmention", "queued"), ("pingback", "done")]
     assert blog.app.extensions["linkback"].inbound.join(blog.app, timeout=15)  # the poll's work
     assert [job.status for job in jobs(blog)] == ["done", "done"]
+
+
+def test_status_counts_the_inbound_queue_and_warns_when_nothing_verifies_it(queue_only):
+    """Web processes beside a worker leave queued pings to it: an operator who forgot the
+    worker learns it from `flask linkback status`, not from a sender."""
+    from datetime import timedelta
+
+    from flask_linkback.models import utcnow
+
+    blog = queue_only
+    blog.add_post("target")
+    target = blog.post_url("target")
+    assert ping_from(blog, "198.51.100.1", "http://127.0.0.95:9/a", target) == QUEUED_ANSWER
+    runner = blog.app.test_cli_runner()
+    fresh = runner.invoke(args=["linkback", "status"])
+    with blog.app.app_context():
+        Job = blog.app.extensions["linkback"].models.InboundJob
+        Job.query.one().received_at = utcnow() - timedelta(minutes=5)
+        blog_db.session.commit()
+    stale = runner.invoke(args=["linkback", "status"])
+
+    assert fresh.exit_code == stale.exit_code == 0
+    assert "inbound queued\t1" in fresh.output and "inbound verifying\t0" in fresh.output
+    assert "warning" not in fresh.output
+    assert "has waited 30" in stale.stderr and "s to be verified" in stale.stderr  # 300 s
+    assert "flask linkback worker" in stale.stderr
