@@ -208,7 +208,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], bool], str]] = {
     "LINKBACK_ACCEPT_WEBMENTIONS": (True, _bool, "True or False"),
     # The inbound queue: every received ping is verified from it (inbound/queue.py).
     #: Threads per process that verify queued pings. ``0``: this process only queues them and
-    #: ``flask linkback worker`` (or another process) verifies.
+    #: ``flask linkback worker`` (or another process) verifies. A process whose scheduler is off
+    #: (a web process beside a worker) uses them only for the verdicts its requests wait for.
     "LINKBACK_INBOUND_WORKERS": (4, _non_negative_int,
                                  "a whole number >= 0 (0: this process only queues, a worker "
                                  "verifies)"),
