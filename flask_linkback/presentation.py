@@ -24,8 +24,9 @@ from markupsafe import Markup
 
 from .host import PostInfo
 from .html import strip_control_chars
+from .inbound import rules
 from .mf2 import clean_html
-from .models import Status, TableColumns
+from .models import Kind, Status, TableColumns
 from .settings import current_settings
 from .state import current_state
 from .urls import host_of, is_http_url
@@ -196,7 +197,19 @@ class PostLinkbacks:
 
     @property
     def pings_open(self) -> bool:
+        """The post's own switch (``PostInfo.pings_open``)."""
         return self.info.pings_open
+
+    @cached_property
+    def takes_pingbacks(self) -> bool:
+        """Open, and not older than the Discussion settings' limit for pingbacks: only then is
+        the endpoint advertised (as WordPress stops sending ``X-Pingback`` on closed posts)."""
+        return rules.closed_reason(self.info, Kind.PINGBACK) is None
+
+    @cached_property
+    def takes_trackbacks(self) -> bool:
+        """Open, and not older than the Discussion settings' limit for TrackBacks."""
+        return rules.closed_reason(self.info, Kind.TRACKBACK) is None
 
     @cached_property
     def pingback_url(self) -> str:
@@ -335,7 +348,7 @@ class PostLinkbacks:
 
         Returns "" so templates can call it.
         """
-        if self.pings_open:
+        if self.takes_pingbacks:
             g._linkback_advertise = self.pingback_url
         if self.accepts_webmentions:
             g._linkback_webmention = self.webmention_url
@@ -343,9 +356,11 @@ class PostLinkbacks:
 
     # Webmention and microformats ---------------------------------------------------
 
-    @property
+    @cached_property
     def accepts_webmentions(self) -> bool:
-        return self.pings_open and current_settings().accept_webmentions
+        """Webmentions accepted (a Discussion setting), the post open and young enough."""
+        return (current_settings().accept_webmentions
+                and rules.closed_reason(self.info, Kind.WEBMENTION) is None)
 
     @cached_property
     def webmention_url(self) -> str:

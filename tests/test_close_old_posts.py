@@ -119,3 +119,33 @@ def test_the_day_limits_are_shown_back_and_refuse_negative_numbers(blog):
 
     assert refused.status_code == 400
     assert "close_pingbacks_after_days-error" in refused.text
+
+
+def test_an_old_post_advertises_only_the_kinds_it_still_takes(blog):
+    """As WordPress drops X-Pingback on a post closed to pings: a sender that discovers an
+    endpoint should be able to use it."""
+    old_post(blog)
+    blog.add_post("young", title="A young post")
+    assert (
+        post_settings(
+            admin_client(blog), close_pingbacks_after_days="14", close_trackbacks_after_days="14"
+        ).status_code
+        == 302
+    )
+
+    old_page = http.get(blog.post_url("old"), timeout=10)
+    young_page = http.get(blog.post_url("young"), timeout=10)
+
+    old_doc = lxml.html.fromstring(old_page.content)
+    assert "X-Pingback" not in old_page.headers
+    assert not old_doc.xpath("//link[@rel='pingback']")
+    assert not old_doc.xpath("//*[contains(@class, 'linkback-trackback')]")
+    assert "trackback:ping" not in old_page.text
+    # Webmentions are still taken on it: still advertised, in the header and the head.
+    assert 'rel="webmention"' in old_page.headers["Link"]
+    assert old_doc.xpath("//link[@rel='webmention']")
+
+    young_doc = lxml.html.fromstring(young_page.content)
+    assert young_page.headers["X-Pingback"].endswith("/xmlrpc")
+    assert young_doc.xpath("//link[@rel='pingback']")
+    assert young_doc.xpath("//*[contains(@class, 'linkback-trackback')]")
