@@ -349,7 +349,9 @@ class Statements:
     @classmethod
     def build(cls, job: sa.Table, request_table: sa.Table, dialect: str) -> Statements:
         c = job.c
-        waiting = c.status.in_(WAITING)
+        # Spelled out rather than IN (...): the statements compile to plain SQL, with no
+        # list to expand on every execution.
+        waiting = sa.or_(*(c.status == status for status in WAITING))
         weight = 1 + c.repeats
         room = sa.select(
             sa.func.coalesce(sa.func.sum(weight), 0),
@@ -369,14 +371,14 @@ class Statements:
         pair = sa.select(c.id).where(*same, c.status == JobStatus.QUEUED.value)
         pending = sa.select(c.id).where(*same, waiting).limit(1)
         postgresql = dialect == "postgresql"
-        claim, claim_one = (cls._claim(job, postgresql, only) for only in (False, True))
+        claim, claim_one = (cls._claim(job, waiting, postgresql, only) for only in (False, True))
         claimed = sa.select(c.id).where(c.claimed_by == sa.bindparam("claimer"),
                                         c.status == JobStatus.VERIFYING.value)
         return cls(postgresql, room, full, pair, pending, sa.insert(job),
                    sa.insert(request_table), claim, claim_one, claimed)
 
     @staticmethod
-    def _claim(job: sa.Table, postgresql: bool, only: bool) -> Any:
+    def _claim(job: sa.Table, waiting_rows: Any, postgresql: bool, only: bool) -> Any:
         """The fair claim: round-robin over senders and source hosts, within the caps."""
         c = job.c
         # One pass over the waiting rows: for each queued job, its place among its sender's
@@ -393,7 +395,7 @@ class Statements:
             sa.func.sum(queued_flag).over(partition_by=host).label("nh"),
             sa.func.sum(busy_flag).over(partition_by=sender).label("bs"),
             sa.func.sum(busy_flag).over(partition_by=host).label("bh"),
-        ).where(sa.or_(*(c.status == status for status in WAITING))).subquery()
+        ).where(waiting_rows).subquery()
         w = waiting.c
         rank = sa.case((w.rs > w.rh, w.rs), else_=w.rh)
         # Among jobs of one rank, the sender or source host with the shorter backlog goes
@@ -673,7 +675,7 @@ class InboundRunner:
         if not self._full:
             return
         now = time.monotonic()
-        host = source_netloc(intake.source.strip())
+        host = source_netloc(clean_url(intake.source))  # as check_room derives it
         for scope, message in ((("all",), FULL_MESSAGES["all"]),
                                (("sender", sender_key(intake.sender_ip)), FULL_MESSAGES["sender"]),
                                (("host", host), FULL_MESSAGES["host"].format(host=host))):
