@@ -270,7 +270,6 @@ def fill_queue(blog: Any) -> None:
         db.session.commit()
 
 
-
 def test_first_page_of_ten_thousand_rows_takes_a_bounded_number_of_queries(blog):
     blog.add_post("target")
     fill_queue(blog)
